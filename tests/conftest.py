@@ -1,0 +1,94 @@
+"""Session-wide real services: an `mlflow server` seeded with known models, and helpers to write
+workflow files pointing at it and at the OpenMetadata stand-in (started per test: it is cheap)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mlflow_server import seed_standard_models, start_mlflow_server  # noqa: E402
+from om_standin import OpenMetadataStandIn  # noqa: E402
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+SEED_YAML = """\
+source:
+  type: mlflow
+  serviceName: local_mlflow
+  serviceConnection:
+    config:
+      type: Mlflow
+      trackingUri: http://localhost:5000
+      registryUri: mysql+pymysql://mlflow:password@localhost:3307/experiments
+  sourceConfig:
+    config:
+      type: MlModelMetadata
+sink:
+  type: metadata-rest
+  config: {}
+workflowConfig:
+  openMetadataServerConfig:
+    hostPort: http://localhost:8585/api
+    authProvider: no-auth
+"""
+"""The seed document's sample, verbatim."""
+
+
+@pytest.fixture(scope="session")
+def mlflow_registry(tmp_path_factory: pytest.TempPathFactory):
+    """A real MLflow server with the standard models; yields (server, {name: expected record})."""
+    server = start_mlflow_server(tmp_path_factory.mktemp("mlflow"))
+    try:
+        models = seed_standard_models(server.url)
+        yield server, models
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_url(mlflow_registry) -> str:
+    return mlflow_registry[0].url
+
+
+@pytest.fixture
+def expected_models(mlflow_registry) -> dict[str, dict]:
+    return mlflow_registry[1]
+
+
+@pytest.fixture
+def om():
+    with OpenMetadataStandIn() as standin:
+        yield standin
+
+
+def seed_config(tracking_uri: str, host_port: str, **changes: Any) -> dict[str, Any]:
+    """The seed's YAML with only its URLs pointed at local servers, plus dotted-path changes."""
+    data = yaml.safe_load(SEED_YAML)
+    data["source"]["serviceConnection"]["config"]["trackingUri"] = tracking_uri
+    data["source"]["serviceConnection"]["config"]["registryUri"] = tracking_uri
+    data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = host_port
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return data
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a workflow dict (or text) to a YAML file in the test's temp dir."""
+    def write(data: dict[str, Any] | str, name: str = "workflow.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write

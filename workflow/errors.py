@@ -1,0 +1,61 @@
+"""Errors a user can cause, as values with a message and a remediation.
+
+The engine raises these at the edge (loading a file, reaching a server); the faces (CLI, TUI) render
+them. Anything else that escapes is a programming error and stays a plain exception.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: where it is, what is wrong, how to fix it."""
+
+    path: str
+    message: str
+    hint: str = ""
+    line: int | None = None
+    column: int | None = None
+
+    def render(self, filename: str | None = None) -> str:
+        where = filename or ""
+        if self.line is not None:
+            where = f"{where}:{self.line}:{self.column or 1}" if where else f"line {self.line}"
+        head = f"{where}: " if where else ""
+        at = f"{self.path}: " if self.path else ""
+        text = f"{head}{at}{self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+@dataclass
+class UserError(Exception):
+    """A mistake the user can fix; rendered without a traceback, exit code 2 by default."""
+
+    message: str
+    hint: str = ""
+    exit_code: int = 2
+
+    def __str__(self) -> str:
+        return f"{self.message}\n    hint: {self.hint}" if self.hint else self.message
+
+
+@dataclass
+class ConfigError(UserError):
+    """A workflow file that cannot be used, with every problem found in it."""
+
+    problems: list[Problem] = field(default_factory=list)
+    filename: str | None = None
+
+    def __str__(self) -> str:
+        lines = [p.render(self.filename) for p in self.problems]
+        if self.message:
+            lines.insert(0, f"{self.message}\n    hint: {self.hint}" if self.hint else self.message)
+        return "\n".join(lines)
+
+
+@dataclass
+class EndpointError(UserError):
+    """An endpoint (MLflow or OpenMetadata) that cannot be used; exit code 1 like a failed check."""
+
+    exit_code: int = 1

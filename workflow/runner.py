@@ -1,0 +1,211 @@
+"""The one run path: MLflow source -> filter -> sink, concurrently, reporting typed events.
+
+The CLI, the TUI and the Airflow task all call `run_workflow` with an event handler. Reading a model
+from MLflow takes a few HTTP calls, so models are built by a bounded thread pool while the listing
+goes on; built models are sent to the sink in batches by a second small pool. At most a fixed number
+of models are in flight at once, so memory does not grow with the size of the registry.
+
+Events are emitted from the calling thread only, so handlers need no locking.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .config import Workflow
+from .errors import EndpointError
+from .events import (
+    EventHandler,
+    Issue,
+    ModelDone,
+    ModelFailed,
+    ModelFiltered,
+    ModelsDeleted,
+    ModelWarning,
+    RunFinished,
+    RunStarted,
+    RunSummary,
+    TotalKnown,
+)
+from .filters import filtered_reason
+from .mlflow_source import BuiltModel, MlflowSource, ModelError, _short
+from .redact import redact_uri
+from .sinks import Sink, SinkResult, describe_sink, sink_for
+
+DEFAULT_WORKERS = 8
+
+
+@dataclass
+class _Tally:
+    """Counts kept while running; frozen into a `RunSummary` at the end."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    written: int = 0
+    deleted: tuple[str, ...] = ()
+    warnings: list[Issue] = field(default_factory=list)
+    filtered: list[Issue] = field(default_factory=list)
+    failures: list[Issue] = field(default_factory=list)
+
+    @property
+    def processed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.written
+
+
+def run_workflow(
+    config: Workflow,
+    on_event: EventHandler | None = None,
+    *,
+    cancel: threading.Event | None = None,
+    workers: int = DEFAULT_WORKERS,
+    sink: Sink | None = None,
+) -> RunSummary:
+    """Run the workflow; raises `EndpointError` if an endpoint cannot be used at all."""
+    return _Run(config, on_event or (lambda event: None), cancel or threading.Event(), workers, sink).execute()
+
+
+class _Run:
+    def __init__(self, config: Workflow, emit: EventHandler, cancel: threading.Event, workers: int, sink: Sink | None):
+        self.config = config
+        self.emit = emit
+        self.cancel = cancel
+        self.workers = max(1, workers)
+        self.sink = sink or sink_for(config)
+        self.tally = _Tally()
+        self.started = time.monotonic()
+
+    def execute(self) -> RunSummary:
+        for warning in self.sink.open():
+            self._warn("OpenMetadata", warning)
+        complete = False
+        try:
+            source = self._source()
+            self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
+                                 describe_sink(self.config)))
+            seen, complete = self._process(source)
+            if complete and not self.cancel.is_set():
+                self._mark_deleted(seen)
+        finally:
+            self.sink.close(complete)
+        summary = self._summary()
+        self.emit(RunFinished(summary))
+        return summary
+
+    def _source(self) -> MlflowSource:
+        try:
+            return MlflowSource(self.config.mlflow, self.config.source.serviceName)
+        except Exception as exc:  # noqa: BLE001 - a bad URI or missing driver is the user's to fix
+            raise EndpointError(f"cannot open MLflow at {redact_uri(self.config.mlflow.trackingUri)}: {_short(exc)}",
+                                hint="check trackingUri and registryUri") from None
+
+    # ---------------------------------------------------------------------------------- pipeline
+
+    def _process(self, source: MlflowSource) -> tuple[set[str], bool]:
+        """Build and send every listed model; returns the names seen and whether the listing completed."""
+        pattern = self.config.source_options.mlModelFilterPattern
+        seen: set[str] = set()
+        listed = 0
+        complete = False
+        window = self.workers * 4
+        builds: dict[Future[BuiltModel], str] = {}
+        writes: set[Future[list[SinkResult]]] = set()
+        batch: list[BuiltModel] = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="mlflow") as readers, \
+                ThreadPoolExecutor(2, thread_name_prefix="sink") as writers:
+
+            def drain(block_until: int) -> None:
+                """Collect finished builds and writes until fewer than `block_until` builds are pending."""
+                while builds and len(builds) >= block_until:
+                    done, _ = wait(list(builds) + list(writes), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        if future in builds:
+                            self._built(builds.pop(future), future, batch)
+                        else:
+                            writes.discard(future)
+                            self._written(future.result())
+                    if len(batch) >= self.sink.batch_size:
+                        writes.add(writers.submit(self.sink.write, batch[:]))
+                        batch.clear()
+
+            try:
+                for model in source.iter_models():
+                    if self.cancel.is_set():
+                        break
+                    listed += 1
+                    reason = filtered_reason(model.name, pattern)
+                    if reason:
+                        self.tally.filtered.append(Issue(model.name, reason))
+                        self.emit(ModelFiltered(model.name, reason))
+                        continue
+                    seen.add(model.name)
+                    builds[readers.submit(source.build, model)] = model.name
+                    drain(window)
+                else:
+                    complete = True
+                    self.emit(TotalKnown(listed))
+            except Exception as exc:  # noqa: BLE001 - a listing failure must not hide what was done
+                self._fail("MLflow registry", f"listing the registered models failed: {_short(exc)}")
+            drain(1)
+            if batch:
+                writes.add(writers.submit(self.sink.write, batch[:]))
+            for future in writes:
+                self._written(future.result())
+        if complete and listed == 0:
+            self._warn("MLflow registry", "the registry listed no models: it is empty, or the user cannot see them")
+        return seen, complete and listed > 0
+
+    def _built(self, name: str, future: Future[BuiltModel], batch: list[BuiltModel]) -> None:
+        try:
+            built = future.result()
+        except ModelError as exc:
+            self._fail(name, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - one model's surprise is that model's failure
+            self._fail(name, f"unexpected error: {_short(exc)}")
+            return
+        for warning in built.warnings:
+            self._warn(name, warning)
+        batch.append(built)
+
+    def _written(self, results: list[SinkResult]) -> None:
+        for result in results:
+            if result.error:
+                self._fail(result.name, result.error)
+                continue
+            setattr(self.tally, result.outcome, getattr(self.tally, result.outcome) + 1)
+            self.emit(ModelDone(result.name, result.outcome))
+
+    def _mark_deleted(self, seen: set[str]) -> None:
+        if not self.config.source_options.markDeletedMlModels:
+            return
+        try:
+            deleted = self.sink.mark_deleted(seen)
+        except (EndpointError, OSError) as exc:
+            self._fail("Mark deleted", str(getattr(exc, "message", exc)))
+            return
+        if deleted:
+            self.tally.deleted = tuple(deleted)
+            self.emit(ModelsDeleted(tuple(deleted)))
+
+    # ----------------------------------------------------------------------------------- tally
+
+    def _fail(self, name: str, reason: str) -> None:
+        self.tally.failures.append(Issue(name, reason))
+        self.emit(ModelFailed(name, reason))
+
+    def _warn(self, name: str, message: str) -> None:
+        self.tally.warnings.append(Issue(name, message))
+        self.emit(ModelWarning(name, message))
+
+    def _summary(self) -> RunSummary:
+        t = self.tally
+        workflow = self.config.workflowConfig
+        return RunSummary(
+            processed=t.processed, created=t.created, updated=t.updated, unchanged=t.unchanged, written=t.written,
+            deleted=t.deleted, warnings=tuple(t.warnings), filtered=tuple(t.filtered), failures=tuple(t.failures),
+            success_threshold=workflow.successThreshold, raise_on_error=workflow.raiseOnError,
+            elapsed_seconds=time.monotonic() - self.started, cancelled=self.cancel.is_set(),
+        )

@@ -1,0 +1,271 @@
+"""Where built models go: the OpenMetadata server, or a JSON Lines file for users without one.
+
+Both sinks take batches of `BuiltModel`s from several threads and answer with one `SinkResult` per
+model. The OpenMetadata sink compares each model's hash with what the server already holds, so a
+re-run over an unchanged registry sends nothing and says so.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from .config import FileSink as FileSinkConfig
+from .config import Workflow
+from .errors import EndpointError
+from .events import Outcome
+from .mlflow_source import BuiltModel
+from .om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part
+from .redact import redact_uri
+
+SUPPORTED_SERVER = (2, 0)
+"""The OpenMetadata API version this tool speaks; another major.minor is a warning, not a refusal."""
+
+
+@dataclass(frozen=True)
+class SinkResult:
+    name: str
+    outcome: Outcome | None = None
+    error: str | None = None
+
+
+class Sink(Protocol):
+    target: str
+    batch_size: int
+
+    def open(self) -> list[str]: ...
+
+    def write(self, batch: list[BuiltModel]) -> list[SinkResult]: ...
+
+    def mark_deleted(self, seen: set[str]) -> list[str]: ...
+
+    def close(self, complete: bool) -> None: ...
+
+
+def sink_for(config: Workflow) -> Sink:
+    if isinstance(config.sink, FileSinkConfig):
+        return FileSink(Path(config.sink.config.filename))
+    return OpenMetadataSink(config)
+
+
+def source_hash(request: dict[str, Any]) -> str:
+    body = {k: v for k, v in request.items() if k != "sourceHash"}
+    return hashlib.md5(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------ OpenMetadata
+
+
+@dataclass
+class Existing:
+    id: str
+    name: str
+    source_hash: str | None
+    deleted: bool
+
+
+class OpenMetadataSink:
+    def __init__(self, config: Workflow, client: OpenMetadataClient | None = None):
+        self.config = config
+        self.service = config.source.serviceName
+        self.client = client or OpenMetadataClient(config.openmetadata)
+        self.target = config.openmetadata.hostPort
+        self.batch_size = config.sink.config.bulk_sink_batch_size or 100  # type: ignore[union-attr]
+        self.override = str(config.source_options.overrideMetadata).lower()
+        self.use_bulk = True
+        self.existing: dict[str, Existing] = {}
+        self._lock = threading.Lock()
+
+    def open(self) -> list[str]:
+        """Check the server, ensure the service exists, and learn what it already holds."""
+        warnings: list[str] = []
+        try:
+            version = self.client.server_version()
+            warning = version_warning(version) if self.config.openmetadata.enableVersionValidation else None
+            if warning:
+                warnings.append(warning)
+            if self.client.get_service(self.service) is None:
+                self.client.put("/services/mlmodelServices", self._service_request())
+            self.existing = self._existing_models()
+        except (ApiError, OSError, ValueError) as exc:
+            raise describe_failure(exc, self.config.openmetadata) from None
+        return warnings
+
+    def _service_request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": self.service, "serviceType": "Mlflow"}
+        if self.config.openmetadata.storeServiceConnection:
+            mlflow = self.config.mlflow
+            body["connection"] = {"config": {
+                "type": "Mlflow",
+                "trackingUri": mlflow.trackingUri,
+                "registryUri": mlflow.effective_registry_uri,
+                "supportsMetadataExtraction": True,
+            }}
+        return body
+
+    def _existing_models(self) -> dict[str, Existing]:
+        found: dict[str, Existing] = {}
+        after = None
+        while True:
+            params: dict[str, Any] = {"service": self.service, "limit": 1000, "include": "all"}
+            if after:
+                params["after"] = after
+            page = self.client.get("/mlmodels", **params) or {}
+            for entity in page.get("data", []):
+                fqn = entity.get("fullyQualifiedName") or model_fqn(self.service, entity["name"])
+                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"), bool(entity.get("deleted")))
+            after = (page.get("paging") or {}).get("after")
+            if not after:
+                return found
+
+    def write(self, batch: list[BuiltModel]) -> list[SinkResult]:
+        results: list[SinkResult] = []
+        to_send: list[dict[str, Any]] = []
+        for built in batch:
+            request = dict(built.request)
+            request["sourceHash"] = source_hash(request)
+            known = self.existing.get(model_fqn(self.service, built.name))
+            if known and not known.deleted and known.source_hash == request["sourceHash"]:
+                results.append(SinkResult(built.name, "unchanged"))
+            else:
+                to_send.append(request)
+        if to_send:
+            results += self._send(to_send)
+        return results
+
+    def _outcome(self, name: str) -> Outcome:
+        return "updated" if model_fqn(self.service, name) in self.existing else "created"
+
+    def _send(self, requests: list[dict[str, Any]]) -> list[SinkResult]:
+        if self.use_bulk:
+            try:
+                return self._send_bulk(requests)
+            except ApiError as exc:
+                if exc.status not in (404, 405) or exc.html:
+                    return self._all_failed(requests, exc)
+                self.use_bulk = False  # an older server: one PUT per model
+            except (OSError, ValueError) as exc:
+                return self._all_failed(requests, exc)
+        return [self._send_one(r) for r in requests]
+
+    def _send_bulk(self, requests: list[dict[str, Any]]) -> list[SinkResult]:
+        answer = self.client.put("/mlmodels/bulk", requests, **{"async": "false", "overrideMetadata": self.override}) or {}
+        failed: dict[str, str] = {}
+        for item in answer.get("failedRequest") or []:
+            request = item.get("request")
+            name = request.get("name") if isinstance(request, dict) else _name_from_fqn(str(request), self.service)
+            failed[name] = f"rejected by OpenMetadata (HTTP {item.get('status', '?')}): {item.get('message', '')}"
+        return [
+            SinkResult(r["name"], error=failed[r["name"]]) if r["name"] in failed
+            else SinkResult(r["name"], self._outcome(r["name"]))
+            for r in requests
+        ]
+
+    def _send_one(self, request: dict[str, Any]) -> SinkResult:
+        try:
+            self.client.put("/mlmodels", request)
+        except ApiError as exc:
+            return SinkResult(request["name"], error=f"rejected by OpenMetadata (HTTP {exc.status}): {exc.message}")
+        except (OSError, ValueError) as exc:
+            return SinkResult(request["name"], error=str(describe_failure(exc, self.config.openmetadata).message))
+        return SinkResult(request["name"], self._outcome(request["name"]))
+
+    def _all_failed(self, requests: list[dict[str, Any]], exc: BaseException) -> list[SinkResult]:
+        reason = describe_failure(exc, self.config.openmetadata).message
+        return [SinkResult(r["name"], error=reason) for r in requests]
+
+    def mark_deleted(self, seen: set[str]) -> list[str]:
+        """Soft-delete the service's models that the registry no longer lists; nothing if none are stale."""
+        seen_fqns = {model_fqn(self.service, name) for name in seen}
+        stale = [e for fqn, e in self.existing.items() if not e.deleted and fqn not in seen_fqns]
+        if not stale or not seen_fqns:
+            return []
+        body = {"scopeFqn": quote_fqn_part(self.service), "scopeEntityType": "service",
+                "seenFqns": sorted(seen_fqns), "recursive": True}
+        try:
+            answer = self.client.delete("/mlmodels/deleteStale", body) or {}
+            return sorted(_name_from_fqn(str(i.get("request")), self.service) for i in answer.get("successRequest") or [])
+        except ApiError as exc:
+            if exc.status != 404 or exc.html:
+                raise describe_failure(exc, self.config.openmetadata) from None
+        for entity in stale:  # an older server without deleteStale
+            self.client.delete(f"/mlmodels/{quote(entity.id)}", recursive="true", hardDelete="false")
+        return sorted(e.name for e in stale)
+
+    def close(self, complete: bool) -> None:
+        self.client.close()
+
+
+def version_warning(version: str) -> str | None:
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return f"OpenMetadata reports an unreadable version {version!r}; continuing"
+    if (major, minor) != SUPPORTED_SERVER:
+        expected = ".".join(map(str, SUPPORTED_SERVER))
+        return f"OpenMetadata server is {version}, this tool speaks the {expected}.x API; continuing, but check the results"
+    return None
+
+
+def _name_from_fqn(fqn: str, service: str) -> str:
+    prefix = quote_fqn_part(service) + "."
+    name = fqn[len(prefix):] if fqn.startswith(prefix) else fqn
+    return name[1:-1] if len(name) > 1 and name.startswith('"') and name.endswith('"') else name
+
+
+# -------------------------------------------------------------------------------------------- file
+
+
+class FileSink:
+    """JSON Lines of the create requests, written to a temp file and renamed into place at the end."""
+
+    batch_size = 100
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.target = str(path)
+        self._lock = threading.Lock()
+        self._handle: Any = None
+        self._temp: str | None = None
+
+    def open(self) -> list[str]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError as exc:
+            raise EndpointError(f"cannot write to {self.path}: {exc.strerror}",
+                                hint="choose a sink.config.filename in a folder you can write to") from None
+        self._handle = os.fdopen(fd, "w", encoding="utf-8")
+        return []
+
+    def write(self, batch: list[BuiltModel]) -> list[SinkResult]:
+        with self._lock:
+            for built in batch:
+                request = dict(built.request)
+                request["sourceHash"] = source_hash(request)
+                self._handle.write(json.dumps(request, ensure_ascii=False) + "\n")
+        return [SinkResult(b.name, "written") for b in batch]
+
+    def mark_deleted(self, seen: set[str]) -> list[str]:
+        return []
+
+    def close(self, complete: bool) -> None:
+        """Keep what was written, even after a cancel: it is what the summary reports."""
+        if self._handle is None:
+            return
+        self._handle.close()
+        os.chmod(self._temp, 0o644)
+        os.replace(self._temp, self.path)
+        self._handle = None
+
+
+def describe_sink(config: Workflow) -> str:
+    if isinstance(config.sink, FileSinkConfig):
+        return f"file {config.sink.config.filename}"
+    return redact_uri(config.openmetadata.hostPort)

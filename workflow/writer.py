@@ -1,0 +1,132 @@
+"""Write a `Workflow` back as clean YAML: the seed's key order, no nulls, no default noise.
+
+Secrets are written one of three ways: inline (the file is then created with mode 0600), as the
+`${VAR}` reference they were loaded from or that the user chose, or masked (for previews).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr
+
+from .config import Workflow
+from .errors import UserError
+from .redact import redact_uri, uri_password
+
+Path_ = tuple[Any, ...]
+
+MASK = "**********"
+
+# Keys written even when they hold their default: the seed shows them, and the official CLI needs them.
+_ALWAYS = {
+    ("source", "type"),
+    ("source", "serviceConnection", "config", "type"),
+    ("source", "serviceConnection", "config", "registryUri"),
+    ("source", "sourceConfig"),
+    ("source", "sourceConfig", "config"),
+    ("source", "sourceConfig", "config", "type"),
+    ("sink", "type"),
+    ("sink", "config"),
+    ("workflowConfig", "openMetadataServerConfig", "authProvider"),
+}
+
+
+def to_yaml(config: Workflow, *, secrets: str = "inline", references: dict[Path_, str] | None = None) -> str:
+    """Render the workflow; `secrets` is "inline" or "mask"; `references` keeps `${VAR}` texts by path."""
+    data = _plain(config, (), references or {}, secrets)
+    registry = data["source"]["serviceConnection"]["config"]
+    registry.setdefault("registryUri", registry["trackingUri"])
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+
+
+def has_inline_secret(config: Workflow, references: dict[Path_, str] | None = None) -> bool:
+    """True when writing would put a secret value in the file (it then gets mode 0600)."""
+    refs = references or {}
+    return any(path not in refs for path in _secret_paths(config, ()))
+
+
+def write_workflow(
+    path: str | os.PathLike[str],
+    config: Workflow,
+    *,
+    references: dict[Path_, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write atomically: a temp file in the same folder, then rename; never clobber unless asked."""
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise UserError(f"{target} already exists", hint="choose another path, or confirm overwriting it")
+    text = to_yaml(config, references=references)
+    private = has_inline_secret(config, references) or _is_private(target)
+    write_text_atomic(target, text, mode=0o600 if private else 0o644)
+    return target
+
+
+def write_text_atomic(target: Path, text: str, *, mode: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _is_private(target: Path) -> bool:
+    """Keep an existing file private if it was (it may be read by other tools with their secrets)."""
+    try:
+        return target.stat().st_mode & 0o077 == 0
+    except FileNotFoundError:
+        return False
+
+
+def _plain(model: BaseModel, path: Path_, references: dict[Path_, str], secrets: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        here = path + (name,)
+        if value is None:
+            continue
+        if here not in _ALWAYS and name not in model.model_fields_set and value == info.get_default(call_default_factory=True):
+            continue
+        out[name] = _value(value, here, references, secrets)
+    return out
+
+
+def _value(value: Any, path: Path_, references: dict[Path_, str], secrets: str) -> Any:
+    if path in references:
+        return references[path]
+    if isinstance(value, BaseModel):
+        return _plain(value, path, references, secrets)
+    if isinstance(value, SecretStr):
+        return MASK if secrets == "mask" else value.get_secret_value()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, str) and secrets == "mask" and "://" in value:
+        return redact_uri(value)
+    if isinstance(value, list):
+        return [_value(v, path + (i,), references, secrets) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _value(v, path + (k,), references, secrets) for k, v in value.items()}
+    return value
+
+
+def _secret_paths(model: BaseModel, path: Path_) -> list[Path_]:
+    found: list[Path_] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr) or (isinstance(value, str) and uri_password(value)):
+            found.append(path + (name,))
+        elif isinstance(value, BaseModel):
+            found += _secret_paths(value, path + (name,))
+    return found
