@@ -298,3 +298,23 @@ def test_more_than_100_models_all_arrive(big_registry, om, write_config, capsys)
     assert code == 0, output
     assert sorted(m["name"] for m in om.models.values()) == sorted(names)
     assert len(om.requests_to("PUT", "/v1/mlmodels/bulk")) == 2  # batches of 100
+
+
+def test_ctrl_c_stops_cleanly_and_prints_what_was_done(big_registry, om, write_config):
+    import signal
+    import subprocess
+    import sys
+
+    url, _ = big_registry
+    path = write_config(seed_config(url, om.url))
+    process = subprocess.Popen([sys.executable, "-m", "workflow.cli", "ingest", "-c", str(path), "--workers", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = process.stdout.readline()
+    assert first.startswith("Ingesting MLflow")
+    process.send_signal(signal.SIGINT)
+    output = first + process.communicate(timeout=60)[0]
+    assert process.returncode == 1
+    assert "Cancelling" in output and "cancelled by the user after" in output
+    assert "Traceback" not in output
+    assert len(om.models) < 150
+    assert not om.requests_to("DELETE", "/v1/mlmodels/deleteStale")

@@ -81,23 +81,26 @@ def _ingest(args: argparse.Namespace) -> int:
     view = ProgressView(out)
     cancel = threading.Event()
     result: dict[str, object] = {}
+    finished = threading.Event()  # not Thread.join: a Ctrl-C inside join() can leave it returning early
 
     def work() -> None:
         try:
             result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers)
         except UserError as exc:
             result["error"] = exc
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=work, name="run", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
         out.line("\nCancelling: finishing the models in flight, then stopping (Ctrl-C again to quit at once)")
         try:
-            thread.join()
+            finished.wait()
         except KeyboardInterrupt:
             return EXIT_FAILED
     if "error" in result:

@@ -153,6 +153,39 @@ class MlflowSource:
         return _features(inputs) or None
 
     def _inputs_from_mlmodel(self, version: "ModelVersion") -> list[Any] | None:
+        text = self._mlmodel_from_registry_server(version)
+        mlmodel = yaml.safe_load(text) if text is not None else self._download_mlmodel(version)
+        signature = (mlmodel or {}).get("signature") or {}
+        if not signature.get("inputs"):
+            return None
+        return _parse_loose(signature["inputs"])
+
+    def _mlmodel_from_registry_server(self, version: "ModelVersion") -> str | None:
+        """The MLmodel file in one call, from an HTTP tracking server that is also the registry.
+
+        The server's `get-artifact` endpoint resolves the version's source itself, which saves the
+        logged-model lookup and the artifact listing that the generic path costs. Anything else
+        (another kind of server, an older MLflow) returns None and the generic path is used.
+        """
+        uri = self.connection.trackingUri
+        if not uri.startswith(("http://", "https://")) or self.connection.effective_registry_uri != uri:
+            return None
+        from mlflow.utils.rest_utils import http_request
+
+        try:
+            response = http_request(
+                self.client._tracking_client.store.get_host_creds(),
+                "/model-versions/get-artifact",
+                "GET",
+                params={"name": version.name, "version": version.version, "path": "MLmodel"},
+                max_retries=0,
+                raise_on_status=False,
+            )
+        except Exception:  # noqa: BLE001 - the generic path reports the real problem
+            return None
+        return response.text if response.status_code == 200 else None
+
+    def _download_mlmodel(self, version: "ModelVersion") -> dict[str, Any]:
         location = version.source or ""
         if location.startswith("models:/"):
             model_id = location[len("models:/"):].split("/")[0]
@@ -166,11 +199,7 @@ class MlflowSource:
                 tracking_uri=self.connection.trackingUri,
             )
             with open(path, encoding="utf-8") as handle:
-                mlmodel = yaml.safe_load(handle) or {}
-        signature = mlmodel.get("signature") or {}
-        if not signature.get("inputs"):
-            return None
-        return _parse_loose(signature["inputs"])
+                return yaml.safe_load(handle) or {}
 
 
 def _inputs_from_history_tag(tag: str | None, run_id: str) -> list[Any] | None:
