@@ -455,6 +455,17 @@ class OpenMetadataStandIn:
         return [r for r in recorded if r.method == method.upper()
                 and (r.path.endswith(suffix) or unquote(r.path).endswith(suffix))]
 
+    def calls_beyond_probes(self) -> list[RecordedRequest]:
+        """Every request but the anonymous `GET .../system/version` reachability probes.
+
+        `metadata ingest` and `test-connection` first ask for the version without credentials, to tell a
+        server that is down from credentials that are wrong; tests about credentials look past those.
+        """
+        with self._lock:
+            recorded = list(self.requests)
+        return [r for r in recorded if not (r.method == "GET" and r.path.endswith("/system/version")
+                                            and "authorization" not in r.headers)]
+
     def clear_requests(self) -> None:
         with self._lock:
             self.requests.clear()

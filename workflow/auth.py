@@ -1,7 +1,8 @@
 """Turn `securityConfig` into the Authorization header of every OpenMetadata call.
 
 Each provider is a small class with `header()` (cached until shortly before expiry) and
-`invalidate()` (called once when the server answers 401 mid-run, to fetch a fresh token).
+`invalidate()` (called once when the server answers 401 mid-run, to fetch a fresh token). The bot JWT
+lives here; the identity providers (auth0, azure, custom-oidc, google, okta) are in `sso.py`.
 """
 from __future__ import annotations
 
@@ -60,17 +61,15 @@ def read_jwt(value: str) -> str:
 def check_jwt(token: str) -> None:
     """Reject what cannot work before any call: not a JWT, or already expired (read, not verified)."""
     field = "workflowConfig.openMetadataServerConfig.securityConfig.jwtToken"
-    parts = token.split(".")
-    if len(parts) != 3:
+    if len(token.split(".")) != 3:
         raise UserError(
             f"{field} is not a JWT (expected three dot-separated parts)",
             hint="copy the ingestion-bot token from OpenMetadata: Settings > Bots > ingestion-bot",
         )
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
-        raise UserError(f"{field} is not a JWT (its payload is not JSON)", hint="copy the token again, whole") from None
-    expiry = payload.get("exp") if isinstance(payload, dict) else None
+    payload = unverified_claims(token)
+    if payload is None:
+        raise UserError(f"{field} is not a JWT (its payload is not JSON)", hint="copy the token again, whole")
+    expiry = payload.get("exp")
     if isinstance(expiry, (int, float)) and expiry < time.time():
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiry))
         raise UserError(
@@ -79,13 +78,26 @@ def check_jwt(token: str) -> None:
         )
 
 
+def unverified_claims(token: str) -> dict | None:
+    """A JWT's payload, read without checking the signature (only the issuer's key could); None if unreadable."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def authenticator_for(connection: OpenMetadataConnection) -> Authenticator:
+    """No header, the bot JWT, or a token fetched from the identity provider of `securityConfig`."""
     config = connection.securityConfig
     if connection.provider == "no-auth" or config is None:
         return NoAuth()
     if isinstance(config, OpenMetadataJWTClientConfig):
         return StaticJWT(connection.provider, config)
-    raise UserError(
-        f"authProvider {connection.provider!r} with its own securityConfig is not supported yet",
-        hint="use authProvider: openmetadata with securityConfig.jwtToken (the ingestion-bot token)",
-    )
+    # Imported here, not at the top: sso uses om_client's TLS and network helpers, and om_client imports this module.
+    from .sso import sso_authenticator
+
+    return sso_authenticator(connection)

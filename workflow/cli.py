@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Callable, TextIO
+from typing import TextIO
 
 from .errors import UserError
 
@@ -20,12 +20,15 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return EXIT_USAGE
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv and argv[0] in PLUGGED_MODULES:  # its own parser takes every argument after the name
+            return importlib.import_module(PLUGGED_MODULES[argv[0]]).main(argv[1:], prog=f"metadata {argv[0]}")
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return EXIT_USAGE
         return args.handler(args)
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
@@ -44,32 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--workers", type=int, default=8, help="models read from MLflow at once (default 8)")
     ingest.set_defaults(handler=_ingest)
 
-    for name, module, help_text in PLUGGED_COMMANDS:
-        command = commands.add_parser(name, help=help_text, add_help=False)
-        command.add_argument("rest", nargs=argparse.REMAINDER)
-        command.set_defaults(handler=_delegate(module, name))
+    for name, help_text in PLUGGED_HELP.items():
+        commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-# Commands whose parsers live with their code (`main(argv) -> exit code`), imported only when used.
-PLUGGED_COMMANDS: list[tuple[str, str, str]] = [
-    ("test-connection", "workflow.check_cli", "check both endpoints of a workflow, step by step"),
-    ("tui", "tui.app", "open the terminal app to author, check, write and run a workflow"),
-    ("dag", "workflow.dag", "write an Airflow DAG file that runs a workflow on a schedule"),
-]
-
-
-def _delegate(module: str, name: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        return importlib.import_module(module).main(args.rest, prog=f"metadata {name}")
-
-    return handler
+# Commands whose parsers live with their code (`main(argv, prog) -> exit code`), imported only when
+# used so that start-up stays fast (the TUI's module brings Textual).
+PLUGGED_MODULES = {"test-connection": "workflow.check_cli", "tui": "tui.app", "dag": "workflow.dag"}
+PLUGGED_HELP = {
+    "test-connection": "check both endpoints of a workflow, step by step",
+    "tui": "open the terminal app to author, check, write and run a workflow",
+    "dag": "write an Airflow DAG file that runs a workflow on a schedule",
+}
 
 
 # ------------------------------------------------------------------------------------------- ingest
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from .auth import authenticator_for
     from .loader import load_workflow
     from .redact import secret_values
     from .runner import run_workflow
@@ -78,14 +75,17 @@ def _ingest(args: argparse.Namespace) -> int:
     config = loaded.config
     _quiet_libraries()
     out = Printer(sys.stdout, secret_values(config))
-    view = ProgressView(out)
+    auth = authenticator_for(config.openmetadata)  # a key or token that cannot work is a config error (exit 2)
+    if not _endpoints_ready(config, out, auth):
+        return EXIT_FAILED
+    view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
     cancel = threading.Event()
     result: dict[str, object] = {}
     finished = threading.Event()  # not Thread.join: a Ctrl-C inside join() can leave it returning early
 
     def work() -> None:
         try:
-            result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers)
+            result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers, auth=auth)
         except UserError as exc:
             result["error"] = exc
         finally:
@@ -110,6 +110,23 @@ def _ingest(args: argparse.Namespace) -> int:
     summary = result["summary"]
     out.summary(summary, config)  # type: ignore[arg-type]
     return summary.exit_code  # type: ignore[union-attr]
+
+
+def _endpoints_ready(config, out: "Printer", auth) -> bool:  # noqa: ANN001 - a Workflow, an Authenticator
+    """Run the `test-connection` checks first, so a run stops early with the same messages."""
+    from .check_cli import LineView, verdict
+    from .checks import run_checks
+
+    started = time.monotonic()
+    report = run_checks(config, auth=auth)
+    if report.ok:
+        return True
+    view = LineView(out.stream)
+    for step in report.steps:
+        if step.status != "pass":
+            view.step(step)
+    out.line(verdict(report, time.monotonic() - started))
+    return False
 
 
 def _quiet_libraries() -> None:
@@ -143,8 +160,9 @@ class Printer:
 class ProgressView:
     """Live progress: one rewritten line on a terminal, a plain line every few seconds otherwise."""
 
-    def __init__(self, out: Printer, every: float = 5.0):
+    def __init__(self, out: Printer, every: float = 5.0, verbose: bool = False):
         self.out = out
+        self.verbose = verbose
         self.every = every
         self.total: int | None = None
         self.done = 0
@@ -160,6 +178,12 @@ class ProgressView:
             self.total = event.total
         elif isinstance(event, ev.ModelDone):
             self.done += 1
+            if self.verbose:
+                self._clear()
+                self.out.line(f"  {event.outcome:<9}{event.name}")
+        elif isinstance(event, ev.ModelFiltered) and self.verbose:
+            self._clear()
+            self.out.line(f"  filtered {event.name}: {event.reason}")
         elif isinstance(event, ev.ModelFailed):
             self.failed += 1
             self._clear()

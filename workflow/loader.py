@@ -276,8 +276,9 @@ def _step(model: Any, part: Any) -> Any:
         return _unwrap(info.annotation) if info else None
     if isinstance(model, list):  # a union: the location names the member by its tag
         for member in model:
-            tag = getattr(member.model_fields.get("type"), "default", None) if _is_model(member) else None
-            if part in (tag, _security_tag_of(member)):
+            type_field = member.model_fields.get("type") if _is_model(member) else None
+            tags = typing.get_args(type_field.annotation) if type_field else ()
+            if part in tags or part == _security_tag_of(member):
                 return member
     return None
 

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .auth import Authenticator, authenticator_for
-from .config import OpenMetadataConnection, VerifySSL
+from .config import OpenMetadataConnection, OpenMetadataJWTClientConfig, VerifySSL
 from .errors import EndpointError
 
 USER_AGENT = "mlflow-om-workflow"
@@ -93,6 +93,8 @@ class OpenMetadataClient:
                 headers=self._headers(),
                 timeout=self.timeout,
                 allow_redirects=False,
+                # Per call: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify.
+                verify=self.session.verify,
             )
             if response.status_code == 401 and not refreshed:
                 refreshed = True
@@ -149,6 +151,13 @@ class OpenMetadataClient:
                 return None
             raise
 
+    def probe(self, path: str) -> Any:
+        """One GET answered as is, for connection checks: the first status is the finding, so no
+        retry on 5xx and no token refresh on 401. Raises `ApiError` like `get`."""
+        response = self.session.get(self.base + path, headers=self._headers(), timeout=self.timeout,
+                                    allow_redirects=False, verify=self.session.verify)
+        return self._parse(response)
+
 
 def verify_setting(connection: OpenMetadataConnection) -> bool | str:
     """`verifySSL` as requests wants it: True (verify), False (ignore) or a CA bundle path."""
@@ -157,6 +166,14 @@ def verify_setting(connection: OpenMetadataConnection) -> bool | str:
     if connection.verifySSL is VerifySSL.validate and connection.sslConfig and connection.sslConfig.caCertificate:
         return connection.sslConfig.caCertificate
     return True
+
+
+def tls_warnings(connection: OpenMetadataConnection) -> list[str]:
+    """What a run should report before it starts: `ignore` turns off verification for every call."""
+    if connection.verifySSL is VerifySSL.ignore:
+        return ["verifySSL is 'ignore': the certificates of OpenMetadata and of the token endpoint are not verified; "
+                "set verifySSL: validate with sslConfig.caCertificate"]
+    return []
 
 
 def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> EndpointError:
@@ -173,6 +190,11 @@ def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> 
             if provider == "no-auth":
                 hint = ("the server needs a token: set authProvider: openmetadata and securityConfig.jwtToken to the "
                         "ingestion-bot JWT (OpenMetadata: Settings > Bots > ingestion-bot)")
+            elif connection.securityConfig is not None and not isinstance(connection.securityConfig,
+                                                                          OpenMetadataJWTClientConfig):
+                hint = (f"{provider} issued a token, fetched again after the first 401, that OpenMetadata does not "
+                        f"accept: check that the server's authentication is set up for this {provider} client "
+                        "and that the client is registered as a bot")
             else:
                 hint = f"check the credentials of authProvider {provider!r} in securityConfig"
             word = "rejected the credentials" if exc.status == 401 else "refused access"
@@ -188,6 +210,9 @@ def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> 
 def network_failure(exc: BaseException, what: str, url: str, *, tls_hint: str) -> EndpointError:
     """Tell apart the ways a connection fails, each with its own remediation."""
     text = str(exc)
+    if "Could not find a suitable TLS CA certificate bundle" in text:
+        return EndpointError(f"cannot verify {what} at {url}: no CA file at the path in sslConfig.caCertificate",
+                             hint="give the path of the PEM file of the CA that signed the server certificate")
     if isinstance(exc, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
         return EndpointError(f"TLS verification failed for {what} at {url}", hint=tls_hint)
     if isinstance(exc, requests.exceptions.ConnectTimeout):

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .auth import Authenticator
 from .config import Workflow
 from .errors import EndpointError
 from .events import (
@@ -61,25 +62,30 @@ def run_workflow(
     *,
     cancel: threading.Event | None = None,
     workers: int = DEFAULT_WORKERS,
-    sink: Sink | None = None,
+    auth: Authenticator | None = None,
 ) -> RunSummary:
-    """Run the workflow; raises `EndpointError` if an endpoint cannot be used at all."""
+    """Run the workflow; raises `EndpointError` if an endpoint cannot be used at all.
+
+    `auth` is the OpenMetadata authenticator to use (by default one is made from the config); the CLI
+    passes the one its checks already used, so a provider's token is fetched once.
+    """
+    sink = sink_for(config, auth)
     return _Run(config, on_event or (lambda event: None), cancel or threading.Event(), workers, sink).execute()
 
 
 class _Run:
-    def __init__(self, config: Workflow, emit: EventHandler, cancel: threading.Event, workers: int, sink: Sink | None):
+    def __init__(self, config: Workflow, emit: EventHandler, cancel: threading.Event, workers: int, sink: Sink):
         self.config = config
         self.emit = emit
         self.cancel = cancel
         self.workers = max(1, workers)
-        self.sink = sink or sink_for(config)
+        self.sink = sink
         self.tally = _Tally()
         self.started = time.monotonic()
 
     def execute(self) -> RunSummary:
         for warning in self.sink.open():
-            self._warn("OpenMetadata", warning)
+            self._warn(self.sink.name, warning)
         complete = False
         try:
             source = self._source()

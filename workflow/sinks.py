@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from .auth import Authenticator
 from .config import FileSink as FileSinkConfig
 from .config import Workflow
 from .errors import EndpointError
 from .events import Outcome
 from .mlflow_source import BuiltModel
-from .om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part
+from .om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, tls_warnings
 from .redact import redact_uri
 
 SUPPORTED_SERVER = (2, 0)
@@ -36,6 +37,7 @@ class SinkResult:
 
 
 class Sink(Protocol):
+    name: str
     target: str
     batch_size: int
 
@@ -48,10 +50,10 @@ class Sink(Protocol):
     def close(self, complete: bool) -> None: ...
 
 
-def sink_for(config: Workflow) -> Sink:
+def sink_for(config: Workflow, auth: Authenticator | None = None) -> Sink:
     if isinstance(config.sink, FileSinkConfig):
         return FileSink(Path(config.sink.config.filename))
-    return OpenMetadataSink(config)
+    return OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth))
 
 
 def source_hash(request: dict[str, Any]) -> str:
@@ -71,6 +73,8 @@ class Existing:
 
 
 class OpenMetadataSink:
+    name = "OpenMetadata"
+
     def __init__(self, config: Workflow, client: OpenMetadataClient | None = None):
         self.config = config
         self.service = config.source.serviceName
@@ -84,7 +88,7 @@ class OpenMetadataSink:
 
     def open(self) -> list[str]:
         """Check the server, ensure the service exists, and learn what it already holds."""
-        warnings: list[str] = []
+        warnings = tls_warnings(self.config.openmetadata)
         try:
             version = self.client.server_version()
             warning = version_warning(version) if self.config.openmetadata.enableVersionValidation else None
@@ -150,6 +154,8 @@ class OpenMetadataSink:
                 if exc.status not in (404, 405) or exc.html:
                     return self._all_failed(requests, exc)
                 self.use_bulk = False  # an older server: one PUT per model
+            except EndpointError as exc:  # e.g. the token endpoint failed on a refresh
+                return [SinkResult(r["name"], error=exc.message) for r in requests]
             except (OSError, ValueError) as exc:
                 return self._all_failed(requests, exc)
         return [self._send_one(r) for r in requests]
@@ -172,6 +178,8 @@ class OpenMetadataSink:
             self.client.put("/mlmodels", request)
         except ApiError as exc:
             return SinkResult(request["name"], error=f"rejected by OpenMetadata (HTTP {exc.status}): {exc.message}")
+        except EndpointError as exc:
+            return SinkResult(request["name"], error=exc.message)
         except (OSError, ValueError) as exc:
             return SinkResult(request["name"], error=str(describe_failure(exc, self.config.openmetadata).message))
         return SinkResult(request["name"], self._outcome(request["name"]))
@@ -225,6 +233,7 @@ def _name_from_fqn(fqn: str, service: str) -> str:
 class FileSink:
     """JSON Lines of the create requests, written to a temp file and renamed into place at the end."""
 
+    name = "File sink"
     batch_size = 100
 
     def __init__(self, path: Path):
