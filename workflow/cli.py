@@ -123,7 +123,7 @@ def _endpoints_ready(config, out: "Printer", auth) -> bool:  # noqa: ANN001 - a 
         return True
     view = LineView(out.stream)
     for step in report.steps:
-        if step.status != "pass":
+        if step.status in ("fail", "warn"):
             view.step(step)
     out.line(verdict(report, time.monotonic() - started))
     return False

@@ -1,0 +1,373 @@
+"""`metadata dag`: write an Airflow DAG file that runs a workflow on the user's own Airflow.
+
+The DAG embeds the workflow YAML and runs it with this package's engine (`workflow.airflow_task`),
+either in the Airflow process (`python` mode, the seed document's pattern) or in a virtualenv the
+task builds (`virtualenv` mode, for deployments whose Airflow environment should not carry mlflow).
+A DAG file is code that gets copied around and committed, so no secret is ever written into it:
+`${VAR}` references are kept, and secrets that were inline in the source file are replaced by
+references with derived names, which the workers then provide.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, SecretStr
+
+from .errors import UserError
+from .loader import LoadedWorkflow, expand_string, load_workflow
+from .redact import uri_password
+from .writer import to_yaml, write_text_atomic
+
+Path_ = tuple[Any, ...]
+
+MODES = ("python", "virtualenv")
+DEFAULT_SCHEDULE = "@daily"
+DEFAULT_REQUIREMENT = "mlflow-om-workflow"
+DEFAULT_RETRIES = 2
+_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+
+
+# ------------------------------------------------------------------------------------------ command
+
+
+def main(argv: list[str], prog: str = "metadata dag") -> int:
+    args = build_parser(prog).parse_args(argv)
+    try:
+        loaded = load_workflow(args.config, KeepUnsetReferences())
+        path = write_dag(loaded, args.output, dag_id=args.dag_id, schedule=args.schedule, start_date=args.start_date,
+                         mode=args.mode, requirements=args.requirement or [DEFAULT_REQUIREMENT],
+                         retries=args.retries, force=args.force)
+    except UserError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for line in report_lines(path, args, embed_workflow(loaded)):
+        print(line)
+    return 0
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Write an Airflow DAG file that runs a workflow with this tool's engine, on a schedule.",
+    )
+    parser.add_argument("-c", "--config", required=True, metavar="FILE", help="the workflow YAML file")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write <dag-id>.py into")
+    parser.add_argument("--dag-id", type=_dag_id, metavar="ID",
+                        help="the DAG id and file name (default: <serviceName>_metadata_ingestion)")
+    parser.add_argument("--schedule", type=_schedule, default=DEFAULT_SCHEDULE, metavar="CRON",
+                        help="a cron expression, a preset such as @hourly, or 'none' for manual runs only "
+                             f"(default {DEFAULT_SCHEDULE})")
+    parser.add_argument("--start-date", type=_date, default=dt.date.today(), metavar="DATE",
+                        help="first day the DAG is scheduled, YYYY-MM-DD (default today)")
+    parser.add_argument("--mode", choices=MODES, default="python",
+                        help="python: run in the Airflow workers' environment, which must have this package; "
+                             "virtualenv: install it into a virtualenv at each run (default python)")
+    parser.add_argument("--requirement", type=_requirement, action="append", metavar="REQ",
+                        help="virtualenv mode: a pip requirement to install, repeatable "
+                             f"(default {DEFAULT_REQUIREMENT}; add your registry's database driver if it needs one; "
+                             f"a checkout: '{DEFAULT_REQUIREMENT} @ file:///path/to/it')")
+    parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
+                        help=f"task retries, 5 minutes apart (default {DEFAULT_RETRIES})")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing DAG file")
+    return parser
+
+
+def _dag_id(text: str) -> str:
+    if not _DAG_ID.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use letters, digits, '_', '.' and '-' only")
+    return text
+
+
+def _schedule(text: str) -> str | None:
+    """None means manual runs only; presets and cron expressions are checked fully by Airflow itself."""
+    if text.lower() == "none":
+        return None
+    if text.startswith("@") or len(text.split()) in (5, 6):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is neither a cron expression (5 fields), a preset like @daily, nor none")
+
+
+def _requirement(text: str) -> str:
+    """Airflow accepts only PEP 508 requirements: a bare path fails the task, so it fails here."""
+    if text.startswith(("/", ".", "~")):
+        path = Path(text).expanduser().resolve()
+        raise argparse.ArgumentTypeError(f"{text!r} is a path; write it as '{DEFAULT_REQUIREMENT} @ {path.as_uri()}'")
+    return text
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
+
+
+def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkflow") -> list[str]:
+    """What the user must do next: above all, which variables the workers need."""
+    schedule = args.schedule or "none (manual runs only)"
+    lines = [f"Wrote {path}: DAG {path.stem!r}, schedule {schedule}, {args.mode} mode"]
+    if embedded.lifted:
+        lines.append(f"Secrets inline in {Path(args.config).name} are not copied into the DAG; "
+                     "it reads them from variables:")
+        lines += [f"  {where} -> ${{{name}}}" for where, name in embedded.lifted]
+    if embedded.variables:
+        lines.append("Set these on the Airflow workers (environment variables) or as Airflow Variables of that name:")
+        lines.append("  " + " ".join(embedded.variables))
+    if args.mode == "python":
+        lines.append(f"The workers need this package: pip install {DEFAULT_REQUIREMENT}")
+    else:
+        lines.append(f"Each run installs {', '.join(args.requirement or [DEFAULT_REQUIREMENT])} into a fresh virtualenv.")
+    lines.append("Then copy the file into your Airflow dags folder.")
+    return lines
+
+
+class KeepUnsetReferences(Mapping[str, str]):
+    """The environment, where a name it lacks expands to its own `${NAME}` text.
+
+    A DAG resolves its references on the workers, so writing one must not need the production
+    secrets on this machine. A reference in a checked field (hostPort must be a URL) still has to
+    be set here, for the workflow to be validated.
+    """
+
+    def __getitem__(self, name: str) -> str:
+        return os.environ.get(name, f"${{{name}}}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
+# ------------------------------------------------------------------------------------- the DAG file
+
+
+def write_dag(loaded: LoadedWorkflow, directory: str | os.PathLike[str], *, dag_id: str | None = None,
+              schedule: str | None = DEFAULT_SCHEDULE, start_date: dt.date | None = None, mode: str = "python",
+              requirements: Sequence[str] = (DEFAULT_REQUIREMENT,), retries: int = DEFAULT_RETRIES,
+              force: bool = False) -> Path:
+    """Write `<directory>/<dag_id>.py` atomically; refuse to replace an existing file unless `force`."""
+    dag_id = dag_id or default_dag_id(loaded)
+    target = Path(directory) / f"{dag_id}.py"
+    if target.exists() and not force:
+        raise UserError(f"{target} already exists", hint="pass --force to overwrite it, or choose another --dag-id")
+    source = render_dag(loaded, dag_id=dag_id, schedule=schedule, start_date=start_date or dt.date.today(),
+                        mode=mode, requirements=requirements, retries=retries)
+    write_text_atomic(target, source, mode=0o644)
+    return target
+
+
+def default_dag_id(loaded: LoadedWorkflow) -> str:
+    service = re.sub(r"[^A-Za-z0-9_.-]+", "_", loaded.config.source.serviceName).strip("_") or "mlflow"
+    return f"{service}_metadata_ingestion"
+
+
+def render_dag(loaded: LoadedWorkflow, *, dag_id: str, schedule: str | None, start_date: dt.date, mode: str,
+               requirements: Sequence[str] = (DEFAULT_REQUIREMENT,), retries: int = DEFAULT_RETRIES) -> str:
+    """The DAG file's source: a docstring, the imports for Airflow 2 and 3, the task, the DAG."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    embedded = embed_workflow(loaded)
+    values = {
+        "service": repr(loaded.config.source.serviceName),
+        "source": loaded.path.name if loaded.path else "a workflow",
+        "variables": ", ".join(embedded.variables) or "none",
+        "variable_list": repr(list(embedded.variables)),
+        "dag_id": repr(dag_id),
+        "workflow_yaml": _python_string("\n" + textwrap.indent(embedded.yaml, " " * 8) + " " * 8),
+        "schedule": repr(schedule),
+        "start_date": f"datetime({start_date.year}, {start_date.month}, {start_date.day}, tzinfo=timezone.utc)",
+        "retries": retries,
+        "requirements": repr(list(requirements)),
+    }
+    parts = [_HEADER, _IMPORTS[mode], *([_VIRTUALENV_OPERATOR] if mode == "virtualenv" else []), _TASK, _DAG[mode]]
+    return "\n".join(Template(part).substitute(values) for part in parts)
+
+
+def _python_string(text: str) -> str:
+    """A raw triple-quoted literal keeps the YAML readable in the DAG; repr() where one cannot hold it."""
+    return repr(text) if "'''" in text else f"r'''{text}'''"
+
+
+# ---------------------------------------------------------------------------------- embedded workflow
+
+
+@dataclass(frozen=True)
+class EmbeddedWorkflow:
+    """The workflow as a DAG carries it: YAML in which every secret is a `${VAR}` reference."""
+
+    yaml: str
+    variables: tuple[str, ...]
+    """Every `${VAR}` name the task resolves when it runs, in the order they appear."""
+    lifted: tuple[tuple[str, str], ...]
+    """(dotted path, variable name) of each secret that was inline in the source and is now a reference."""
+
+
+def embed_workflow(loaded: LoadedWorkflow) -> EmbeddedWorkflow:
+    """The loaded file's `${VAR}` texts where it had them; a derived `${VAR}` for each inline secret."""
+    references = dict(loaded.references)
+    lifted: list[tuple[str, str]] = []
+    for path, name, text in _inline_secrets(loaded.config, (), loaded.references):
+        references[path] = text
+        lifted.append((".".join(path), name))
+    text = to_yaml(loaded.config, references=references)
+    return EmbeddedWorkflow(text, tuple(dict.fromkeys(_variable_names(text))), tuple(lifted))
+
+
+def _inline_secrets(model: BaseModel, path: Path_, references: dict[Path_, str]) -> Iterator[tuple[Path_, str, str]]:
+    """Each secret that would be written as its value: (path, derived variable, text that refers to it).
+
+    Secrets are the `SecretStr` fields and passwords inside URIs. A referenced value is inline all
+    the same when its secret part holds no `${VAR}` (`mysql://u:pass@${DB_HOST}/db`).
+    """
+    for field in type(model).model_fields:
+        value = getattr(model, field)
+        here = path + (field,)
+        if isinstance(value, BaseModel):
+            yield from _inline_secrets(value, here, references)
+        elif isinstance(value, SecretStr):
+            if not _variable_names(references.get(here, value.get_secret_value())):
+                name = _variable_name(here)
+                yield here, name, f"${{{name}}}"
+        elif isinstance(value, str):
+            uri = references.get(here, value)
+            password = uri_password(uri)
+            if password and not _variable_names(password):
+                name = _variable_name(here, in_uri=True)
+                yield here, name, _with_password(uri, f"${{{name}}}")
+
+
+def _variable_name(path: Path_, *, in_uri: bool = False) -> str:
+    """OM_JWT_TOKEN for workflowConfig...jwtToken; MLFLOW_REGISTRY_PASSWORD for the password in registryUri."""
+    prefix = "MLFLOW" if path[0] == "source" else "OM"
+    field = re.sub(r"(?<!^)(?=[A-Z])", "_", str(path[-1])).upper()
+    return f"{prefix}_{field.removesuffix('_URI')}_PASSWORD" if in_uri else f"{prefix}_{field}"
+
+
+def _with_password(uri: str, password: str) -> str:
+    """The URI with only its password replaced: the rest stays exactly as written."""
+    netloc = urlsplit(uri).netloc
+    userinfo, host = netloc.rsplit("@", 1)
+    return uri.replace(netloc, f"{userinfo.split(':', 1)[0]}:{password}@{host}", 1)
+
+
+def _variable_names(text: str) -> list[str]:
+    """The `$VAR` / `${VAR}` names in a text (with an empty environment every one is missing)."""
+    return expand_string(text, {})[1]
+
+
+# -------------------------------------------------------------------------------------- templates
+
+_HEADER = '''\
+"""MLflow metadata ingestion into OpenMetadata for service $service, on a schedule.
+
+Written by mlflow-om-workflow (`metadata dag`) from $source. The task runs the workflow below
+with the same engine as `metadata ingest`, logs the same progress and summary, and fails when
+the workflow fails (success % below successThreshold).
+
+No secret is in this file: each $${VAR} in the workflow is read when the task runs, from the
+worker's environment first, then from the Airflow Variable of that name.
+Variables used: $variables.
+"""
+from __future__ import annotations
+'''
+
+_IMPORTS = {
+    "python": '''\
+from datetime import datetime, timedelta, timezone
+
+try:  # Airflow 3
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
+try:  # Airflow 3, or Airflow 2 with the standard provider
+    from airflow.providers.standard.operators.python import PythonOperator
+except ImportError:  # Airflow 2
+    from airflow.operators.python import PythonOperator
+''',
+    "virtualenv": '''\
+import os
+from datetime import datetime, timedelta, timezone
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Variable
+except ImportError:  # Airflow 2
+    from airflow import DAG
+    from airflow.models import Variable
+try:  # Airflow 3, or Airflow 2 with the standard provider
+    from airflow.providers.standard.operators.python import PythonVirtualenvOperator
+except ImportError:  # Airflow 2
+    from airflow.operators.python import PythonVirtualenvOperator
+''',
+}
+
+_VIRTUALENV_OPERATOR = '''
+VARIABLES = $variable_list
+
+
+class IngestInVirtualenv(PythonVirtualenvOperator):
+    """Runs the task in a virtualenv, which inherits the worker's environment variables.
+
+    Airflow cannot be imported in that virtualenv, so the $${VAR}s the environment lacks are read
+    here from Airflow Variables, and handed over as environment variables (never logged).
+    """
+
+    def execute(self, context):
+        unset = [name for name in VARIABLES if name not in os.environ]
+        found = {name: Variable.get(name, None) for name in unset}
+        self.env_vars = {**(self.env_vars or {}), **{k: v for k, v in found.items() if v is not None}}
+        return super().execute(context)
+'''
+
+_TASK = '''
+def ingest_mlflow_metadata():
+    """Run the workflow; raise, failing the task, when it fails.
+
+    Retrying is safe: the engine creates or updates each model by name and skips the unchanged,
+    so a re-run changes nothing on the OpenMetadata server that a previous try already wrote.
+    The import stays inside: in virtualenv mode only this function's source reaches the virtualenv.
+    """
+    from workflow.airflow_task import run_embedded_workflow
+
+    run_embedded_workflow(
+        $workflow_yaml,
+        dag_id=$dag_id,
+    )
+'''
+
+_DAG_ARGUMENTS = '''
+with DAG(
+    dag_id=$dag_id,
+    description="MLflow metadata ingestion into OpenMetadata",
+    schedule=$schedule,
+    start_date=$start_date,
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": $retries, "retry_delay": timedelta(minutes=5)},
+    tags=["mlflow", "openmetadata"],
+) as dag:'''
+
+_DAG = {
+    "python": _DAG_ARGUMENTS + '''
+    PythonOperator(task_id="ingest", python_callable=ingest_mlflow_metadata)
+''',
+    "virtualenv": _DAG_ARGUMENTS + '''
+    IngestInVirtualenv(
+        task_id="ingest",
+        python_callable=ingest_mlflow_metadata,
+        requirements=$requirements,
+        system_site_packages=False,
+        expect_airflow=False,
+    )
+''',
+}
