@@ -348,6 +348,17 @@ def test_basic_auth_with_credentials_from_the_environment(secured_mlflow, om, mo
     assert step(report, "Registered models").cause == "1 registered model listed (secured-model)"
 
 
+def test_ingest_reads_a_basic_auth_mlflow_with_credentials_from_the_environment(
+        secured_mlflow, om, monkeypatch, write_config, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN_USERNAME)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    code = cli.main(["ingest", "-c", str(write_config(seed_config(secured_mlflow.url, om.url)))])
+    output = capsys.readouterr().out
+    assert code == 0, output
+    assert [m["name"] for m in om.models.values()] == ["secured-model"]
+    assert ADMIN_PASSWORD not in output
+
+
 def test_basic_auth_without_credentials_names_the_variables(secured_mlflow, om, write_config, capsys):
     report = check(seed_config(secured_mlflow.url, om.url))
     assert step(report, "Tracking server answers").cause == (

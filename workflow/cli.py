@@ -86,7 +86,7 @@ def _ingest(args: argparse.Namespace) -> int:
     def work() -> None:
         try:
             result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers, auth=auth)
-        except UserError as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which reports or re-raises it
             result["error"] = exc
         finally:
             finished.set()
@@ -103,10 +103,12 @@ def _ingest(args: argparse.Namespace) -> int:
             finished.wait()
         except KeyboardInterrupt:
             return EXIT_FAILED
-    if "error" in result:
-        error = result["error"]
+    error = result.get("error")
+    if isinstance(error, UserError):
         out.line(f"Error: {error}", stream=sys.stderr)
-        return error.exit_code  # type: ignore[union-attr]
+        return error.exit_code
+    if error is not None:
+        raise error  # a bug, not a user mistake: keep its traceback
     summary = result["summary"]
     out.summary(summary, config)  # type: ignore[arg-type]
     return summary.exit_code  # type: ignore[union-attr]
