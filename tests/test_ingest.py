@@ -318,3 +318,32 @@ def test_ctrl_c_stops_cleanly_and_prints_what_was_done(big_registry, om, write_c
     assert "Traceback" not in output
     assert len(om.models) < 150
     assert not om.requests_to("DELETE", "/v1/mlmodels/deleteStale")
+
+
+def test_without_service_connection_the_stored_one_is_used(mlflow_url, expected_models, om, write_config, capsys):
+    assert ingest(write_config(seed_config(mlflow_url, om.url)), capsys)[0] == 0  # stores the connection
+    config = seed_config(mlflow_url, om.url)
+    del config["source"]["serviceConnection"]
+    path = write_config(config, "named-only.yaml")
+    om.clear_requests()
+    code, output = ingest(path, capsys)
+    assert code == 0, output
+    assert "nothing changed" in output
+    assert main(["test-connection", "-c", str(path)]) == 0
+
+
+def test_without_service_connection_an_unknown_service_is_explained(mlflow_url, om, write_config, capsys):
+    config = seed_config(mlflow_url, om.url)
+    del config["source"]["serviceConnection"]
+    code, output = ingest(write_config(config), capsys)
+    assert code == 1
+    assert "OpenMetadata has no service 'local_mlflow' to read it from" in output
+    assert "add source.serviceConnection.config with trackingUri" in output
+
+
+def test_file_sink_needs_a_service_connection(write_config, capsys):
+    config = seed_config("http://x:5000", "http://x/api", sink={"type": "file", "config": {"filename": "o.jsonl"}})
+    del config["source"]["serviceConnection"]
+    code, output = ingest(write_config(config), capsys)
+    assert code == 2
+    assert "source.serviceConnection is required with the file sink" in output

@@ -19,6 +19,7 @@ from typing import TextIO
 from .checks import CheckReport, CheckStep, run_checks
 from .errors import UserError
 from .loader import load_workflow
+from .stored_connection import with_stored_connection
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,6 +37,11 @@ def main(argv: list[str], prog: str = "metadata test-connection") -> int:
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        config = with_stored_connection(config)
+    except UserError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
     _quiet_libraries()
     view = JsonView(sys.stdout) if args.json else (TableView(sys.stdout) if sys.stdout.isatty() else LineView(sys.stdout))
     started = time.monotonic()

@@ -70,12 +70,13 @@ def _ingest(args: argparse.Namespace) -> int:
     from .loader import load_workflow
     from .redact import secret_values
     from .runner import run_workflow
+    from .stored_connection import with_stored_connection
 
-    loaded = load_workflow(args.config)
-    config = loaded.config
+    config = load_workflow(args.config).config
     _quiet_libraries()
-    out = Printer(sys.stdout, secret_values(config))
     auth = authenticator_for(config.openmetadata)  # a key or token that cannot work is a config error (exit 2)
+    config = with_stored_connection(config, auth)
+    out = Printer(sys.stdout, secret_values(config))
     if not _endpoints_ready(config, out, auth):
         return EXIT_FAILED
     view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import UserError
+
 
 class Strict(BaseModel):
     """Base for every config block: unknown keys are errors, models compare by value."""
@@ -92,7 +94,9 @@ class SourceConfig(Strict):
 class Source(Strict):
     type: Literal["mlflow"] = "mlflow"
     serviceName: str
-    serviceConnection: ServiceConnection
+    serviceConnection: ServiceConnection | None = Field(
+        default=None, description="When absent, the connection stored with the service in OpenMetadata is used."
+    )
     sourceConfig: SourceConfig = Field(default_factory=SourceConfig)
 
     @field_validator("type", mode="before")
@@ -388,8 +392,21 @@ class Workflow(Strict):
     enableStreamableLogs: bool | None = None
     ingestionRunnerName: str | None = None
 
+    @model_validator(mode="after")
+    def _connection_for_file_sink(self) -> "Workflow":
+        if self.source.serviceConnection is None and self.sink.type == "file":
+            raise ValueError("source.serviceConnection is required with the file sink (there is no server to read "
+                             "a stored connection from)")
+        return self
+
     @property
     def mlflow(self) -> MlflowConnection:
+        """The MLflow connection; `stored_connection.with_stored_connection` fills it in when absent."""
+        if self.source.serviceConnection is None:
+            raise UserError(
+                "source.serviceConnection is missing and was not read from OpenMetadata",
+                hint="add source.serviceConnection.config with trackingUri",
+            )
         return self.source.serviceConnection.config
 
     @property

@@ -39,8 +39,9 @@ _ALWAYS = {
 def to_yaml(config: Workflow, *, secrets: str = "inline", references: dict[Path_, str] | None = None) -> str:
     """Render the workflow; `secrets` is "inline" or "mask"; `references` keeps `${VAR}` texts by path."""
     data = _plain(config, (), references or {}, secrets)
-    registry = data["source"]["serviceConnection"]["config"]
-    registry.setdefault("registryUri", registry["trackingUri"])
+    if "serviceConnection" in data["source"]:
+        registry = data["source"]["serviceConnection"]["config"]
+        registry.setdefault("registryUri", registry["trackingUri"])
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
 
 

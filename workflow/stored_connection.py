@@ -1,0 +1,44 @@
+"""A workflow without `source.serviceConnection` runs with the connection stored with its service in
+OpenMetadata, as the official CLI allows: a platform team keeps the MLflow URIs on the server and
+hands out workflow files that only name the service."""
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from .auth import Authenticator
+from .config import MlflowConnection, ServiceConnection, Workflow
+from .errors import EndpointError, UserError
+from .om_client import ApiError, OpenMetadataClient, describe_failure
+
+
+def with_stored_connection(config: Workflow, auth: Authenticator | None = None) -> Workflow:
+    """The config itself when it has a serviceConnection, else a copy with the server's one."""
+    if config.source.serviceConnection is not None:
+        return config
+    name = config.source.serviceName
+    client = OpenMetadataClient(config.openmetadata, auth=auth)
+    try:
+        service = client.get_service(name)
+    except (ApiError, OSError, ValueError) as exc:
+        error = describe_failure(exc, config.openmetadata)
+        raise EndpointError(f"cannot read the stored connection of service {name!r}: {error.message}",
+                            hint=error.hint) from None
+    finally:
+        client.close()
+    if service is None:
+        raise EndpointError(
+            f"source.serviceConnection is missing and OpenMetadata has no service {name!r} to read it from",
+            hint="add source.serviceConnection.config with trackingUri (and registryUri), or fix serviceName",
+        )
+    stored = (service.get("connection") or {}).get("config")
+    if not stored:
+        raise EndpointError(f"service {name!r} in OpenMetadata has no stored connection",
+                            hint="add source.serviceConnection.config with trackingUri to the workflow")
+    try:
+        connection = MlflowConnection.model_validate(
+            {k: v for k, v in stored.items() if k in MlflowConnection.model_fields})
+    except ValidationError as exc:
+        raise UserError(f"the connection stored with service {name!r} is not an MLflow connection: "
+                        f"{exc.errors()[0]['msg']}") from None
+    source = config.source.model_copy(update={"serviceConnection": ServiceConnection(config=connection)})
+    return config.model_copy(update={"source": source})
