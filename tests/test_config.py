@@ -266,3 +266,12 @@ def test_written_yaml_validates_with_the_official_models(tmp_path):
     done = subprocess.run([PEER, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"provider": "openmetadata", "service": "mlflow_svc"}
+
+
+def test_a_literal_dollar_survives_write_and_load(tmp_path):
+    text = OFFICIAL_DOCS_EXAMPLE.replace("mlflow_svc", "svc$$x").replace("http://127.0.0.1:15000\", registryUri",
+                                                                      "http://u:pa$$word@127.0.0.1:15000\", registryUri")
+    config = parse_workflow(text, environ={}).config
+    assert config.source.serviceName == "svc$x"
+    assert config.mlflow.trackingUri == "http://u:pa$word@127.0.0.1:15000"
+    assert parse_workflow(to_yaml(config), environ={}).config == config

@@ -1,16 +1,26 @@
 """The engine: config models, YAML load/write, checks, the MLflow source, sinks and the runner.
 
 Nothing here imports a user interface; the CLI (`workflow.cli`) and the TUI (`tui`) are faces over
-this public API.
+this public API. Names are loaded on first use, so importing one module (say `workflow.config`)
+does not pay for the runner, the sinks and `requests`.
 """
-from .config import Workflow
-from .errors import ConfigError, EndpointError, Problem, UserError
-from .events import RunSummary
-from .loader import LoadedWorkflow, load_workflow, parse_workflow
-from .runner import run_workflow
-from .writer import to_yaml, write_workflow
+from __future__ import annotations
 
-__all__ = [
-    "ConfigError", "EndpointError", "LoadedWorkflow", "Problem", "RunSummary", "UserError", "Workflow",
-    "load_workflow", "parse_workflow", "run_workflow", "to_yaml", "write_workflow",
-]
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "Workflow": "config",
+    "ConfigError": "errors", "EndpointError": "errors", "Problem": "errors", "UserError": "errors",
+    "RunSummary": "events",
+    "LoadedWorkflow": "loader", "load_workflow": "loader", "parse_workflow": "loader",
+    "run_workflow": "runner",
+    "to_yaml": "writer", "write_workflow": "writer",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'workflow' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)

@@ -163,7 +163,7 @@ def expand_variables(
                         hint=f"export {name}=... before running, or write $$ for a literal dollar sign",
                     )
                 )
-            if expanded != value:
+            if any(m.group(0) != "$$" for m in _VAR.finditer(value)):
                 references[here] = value
             return expanded
         return value

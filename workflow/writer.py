@@ -110,16 +110,21 @@ def _value(value: Any, path: Path_, references: dict[Path_, str], secrets: str) 
     if isinstance(value, BaseModel):
         return _plain(value, path, references, secrets)
     if isinstance(value, SecretStr):
-        return MASK if secrets == "mask" else value.get_secret_value()
+        return MASK if secrets == "mask" else _literal(value.get_secret_value())
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, str) and secrets == "mask" and "://" in value:
-        return redact_uri(value)
+    if isinstance(value, str):
+        return _literal(redact_uri(value) if secrets == "mask" and "://" in value else value)
     if isinstance(value, list):
         return [_value(v, path + (i,), references, secrets) for i, v in enumerate(value)]
     if isinstance(value, dict):
         return {k: _value(v, path + (k,), references, secrets) for k, v in value.items()}
     return value
+
+
+def _literal(text: str) -> str:
+    """A value as typed: `$` doubled, so loading does not take it for a variable reference."""
+    return text.replace("$", "$$")
 
 
 def _secret_paths(model: BaseModel, path: Path_) -> list[Path_]:

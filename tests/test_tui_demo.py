@@ -1,0 +1,39 @@
+"""`metadata tui` with no arguments: the demo starts a real MLflow with samples behind the first frame,
+says so on screen, stops its server when the app closes, and reuses its folder without re-seeding."""
+from __future__ import annotations
+
+import pytest
+import requests
+from test_tui_support import goto, run, text_of, wait_for
+
+from tui.app import WorkflowApp
+from tui.draft import Draft
+from workflow.model_names import registered_model_names
+from workflow.demo import SAMPLE_MODELS, Demo, free_port, prepare_demo
+
+
+def test_demo_is_ready_to_try_stops_with_the_app_and_reseeds_nothing(tmp_path):
+    demo = prepare_demo(tmp_path / "demo")
+    app = WorkflowApp(Draft(demo.config()), target=demo.workflow_path, demo=demo)
+
+    async def body():
+        async with app.run_test(size=(80, 24)) as pilot:
+            banner = text_of(pilot, "#banner")
+            assert banner.startswith("DEMO") and str(tmp_path / "demo") in banner
+            await goto(pilot, 1)  # the pane does not wait for the server
+            await wait_for(pilot, lambda: "sample models at" in text_of(pilot, "#banner"), timeout=180,
+                           what="the demo server")
+            count = len(SAMPLE_MODELS)
+            await wait_for(pilot, lambda: f"{count} of {count} registered models" in text_of(pilot, "#preview-head"))
+            assert demo.config().sink.config.filename == str(tmp_path / "demo" / "mlmodels.jsonl")
+
+    run(body)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{demo.url}/health", timeout=2)
+
+    again = Demo(tmp_path / "demo", free_port())
+    try:
+        assert again.start() == []
+        assert registered_model_names(again.url) == sorted(SAMPLE_MODELS)
+    finally:
+        again.stop()

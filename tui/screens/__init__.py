@@ -1,0 +1,1 @@
+"""Screens: the wizard, and the modal that confirms overwriting a file."""

@@ -1,0 +1,111 @@
+"""Step 6, Test: both endpoints checked live, each step shown as it finishes.
+
+The checks run in a thread worker and post one message per finished step. Each round has a number,
+so the rows of a superseded round (the user re-tested) are dropped instead of mixed in; the old
+round's cancel event is set so it stops early.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from workflow.config import Workflow
+from workflow.redact import scrub, secret_values
+from workflow.writer import to_yaml
+
+from ..messages import CheckDone, ChecksFinished
+from ..widgets.check_list import CheckList
+from .base import Step
+
+
+class TestStep(Step):
+    NAME = "test"
+    TITLE = "6  Test"
+    INTRO = "Both endpoints, checked live. A failed check does not stop you writing the file."
+    BINDINGS = [
+        Binding("ctrl+t", "retest", "Test again", tooltip="Check both endpoints again", id="retest"),
+    ]
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - Step's own
+        super().__init__(*args, **kwargs)
+        self.round = 0
+        self.tested: str | None = None
+        self.cancel = threading.Event()
+        self.failed = 0
+        self.warned = 0
+        self.checking = False  # a round is running: its steps are still arriving
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="check-status", markup=False)
+        yield CheckList(id="checks")
+
+    def entered(self) -> None:
+        config = self.report.config if self.report else None
+        if config is not None and to_yaml(config) != self.tested:
+            self.action_retest()
+
+    def on_unmount(self) -> None:
+        self.cancel.set()
+
+    def endpoint_ready(self) -> None:
+        if self.round:
+            self.action_retest()
+
+    def action_retest(self) -> None:
+        config = self.report.config if self.report else None
+        if config is None:
+            self.query_one("#check-status", Static).update("Fix the problems on the earlier steps first.")
+            return
+        self.cancel.set()
+        self.cancel = threading.Event()
+        self.round += 1
+        self.tested = to_yaml(config)
+        self.failed = self.warned = 0
+        self.checking = True
+        self.query_one(CheckList).clear()
+        self.query_one("#check-status", Static).update("Checking MLflow and OpenMetadata …")
+        self._check(config, self.round, self.cancel)
+
+    @work(thread=True, exclusive=True, group="checks", exit_on_error=False)
+    def _check(self, config: Workflow, round: int, cancel: threading.Event) -> None:
+        try:
+            for step in self.services.iter_checks(config, cancel):
+                self.post_message(CheckDone(round, step))
+        except Exception as exc:  # noqa: BLE001 - a checker bug must still end the round visibly
+            self.post_message(ChecksFinished(round, error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ChecksFinished(round))
+
+    @on(CheckDone)
+    def _done(self, message: CheckDone) -> None:
+        if message.round != self.round:
+            return
+        step = message.step
+        secrets = secret_values(self.report.config) if self.report and self.report.config else []
+        step = replace(step, cause=scrub(step.cause, secrets), remediation=scrub(step.remediation, secrets))
+        self.failed += step.status == "fail"
+        self.warned += step.status == "warn"
+        self.query_one(CheckList).add(step)
+
+    @on(ChecksFinished)
+    def _finished(self, message: ChecksFinished) -> None:
+        if message.round != self.round:
+            return
+        self.checking = False
+        status = self.query_one("#check-status", Static)
+        if message.error:
+            text = f"The checks stopped: {message.error}"
+        elif self.failed:
+            text = f"✗ {self.failed} failed (causes below) · ctrl+t tests again"
+        elif self.warned:
+            text = f"! Passed with {self.warned} warning(s)."
+        else:
+            text = "✓ Both endpoints passed."
+        status.update(text)
+        status.set_class(bool(self.failed or message.error), "-fail")
+        status.set_class(not (self.failed or message.error), "-pass")

@@ -1,0 +1,75 @@
+"""Step 5, Review: the YAML exactly as it will be written (secrets masked), and what changes on disk.
+
+The diff compares the engine's rendering of the file on disk with the new one, both masked, so it
+shows real changes and never a secret. The disk is read in a worker.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer
+from textual.content import Content
+from textual.highlight import highlight
+from textual.widgets import Static
+
+from workflow.errors import UserError
+from workflow.loader import load_workflow
+from workflow.writer import to_yaml
+
+from ..messages import DiffReady
+from .base import Step
+
+
+class ReviewStep(Step):
+    NAME = "review"
+    TITLE = "5  Review"
+    INTRO = "The file as it will be written; secrets are masked here."
+
+    def body(self) -> ComposeResult:
+        with ScrollableContainer(id="review-scroll", can_focus=True):
+            yield Static("", id="yaml")
+            yield Static("", id="diff-head", markup=False)
+            yield Static("", id="diff")
+
+    def entered(self) -> None:
+        config = self.report.config if self.report else None
+        if config is None:
+            self.query_one("#yaml", Static).update("Fix the problems on the earlier steps first.")
+            return
+        text = to_yaml(config, secrets="mask", references=self.report.references)
+        self.query_one("#yaml", Static).update(highlight(text, language="yaml"))
+        if self.draft.path is None:
+            self.query_one("#diff-head", Static).update("A new file: nothing to compare with.")
+            self.query_one("#diff", Static).update("")
+        else:
+            self.query_one("#diff-head", Static).update(f"Comparing with {self.draft.path} …")
+            self._compare(self.draft.path, text)
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def _compare(self, path: Path, new: str) -> None:
+        try:
+            loaded = load_workflow(path)
+        except UserError as exc:
+            self.post_message(DiffReady("", f"No comparison with {path}: {str(exc).splitlines()[0]}"))
+            return
+        old = to_yaml(loaded.config, secrets="mask", references=loaded.references)
+        diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"{path.name} (on disk)",
+                                         f"{path.name} (to write)", lineterm="", n=2))
+        note = f"Changes to {path}:" if diff else f"No changes to the settings in {path}."
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError:
+            raw = ""
+        if raw != to_yaml(loaded.config, references=loaded.references):
+            note += " (its comments and layout will be rewritten)"
+        self.post_message(DiffReady("\n".join(diff), note))
+
+    @on(DiffReady)
+    def _diff(self, message: DiffReady) -> None:
+        self.query_one("#diff-head", Static).update(message.note)
+        styles = {"+": "$text-success", "-": "$text-error", "@": "$text-accent"}
+        lines = [Content.styled(line, styles.get(line[:1], "")) for line in message.text.splitlines()]
+        self.query_one("#diff", Static).update(Content("\n").join(lines))
