@@ -2,14 +2,17 @@
 says so on screen, stops its server when the app closes, and reuses its folder without re-seeding."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from test_tui_support import goto, run, text_of, wait_for
 
 from tui.app import WorkflowApp
 from tui.draft import Draft
-from workflow.model_names import registered_model_names
 from workflow.demo import SAMPLE_MODELS, Demo, free_port, prepare_demo
+from workflow.loader import load_workflow
+from workflow.model_names import registered_model_names
 
 
 def test_demo_is_ready_to_try_stops_with_the_app_and_reseeds_nothing(tmp_path):
@@ -26,8 +29,22 @@ def test_demo_is_ready_to_try_stops_with_the_app_and_reseeds_nothing(tmp_path):
             count = len(SAMPLE_MODELS)
             await wait_for(pilot, lambda: f"{count} of {count} registered models" in text_of(pilot, "#preview-head"))
             assert demo.config().sink.config.filename == str(tmp_path / "demo" / "mlmodels.jsonl")
+            # A newcomer can test, write and run end to end with nothing else installed.
+            await goto(pilot, 5)
+            await wait_for(pilot, lambda: "passed" in text_of(pilot, "#check-status"), what="the checks")
+            await goto(pilot, 6)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: "✓ Wrote" in text_of(pilot, "#write-result"), what="the write")
+            await goto(pilot, 7)
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), timeout=90, what="the run")
+            assert text_of(pilot, "#run-head").startswith("✓ Finished")
 
     run(body)
+    saved = load_workflow(demo.workflow_path).config
+    assert saved.mlflow.trackingUri == demo.url and saved.sink == demo.config().sink
+    written = [json.loads(line)["name"] for line in (tmp_path / "demo" / "mlmodels.jsonl").read_text().splitlines()]
+    assert sorted(written) == sorted(SAMPLE_MODELS)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{demo.url}/health", timeout=2)
 
