@@ -275,3 +275,13 @@ def test_a_literal_dollar_survives_write_and_load(tmp_path):
     assert config.source.serviceName == "svc$x"
     assert config.mlflow.trackingUri == "http://u:pa$word@127.0.0.1:15000"
     assert parse_workflow(to_yaml(config), environ={}).config == config
+
+
+def test_a_password_typed_next_to_a_reference_is_still_a_secret(tmp_path):
+    text = SEED_YAML.replace("mysql+pymysql://mlflow:password@localhost:3307/experiments",
+                             "mysql+pymysql://mlflow:hunter2pw@${DB_HOST}/experiments")
+    loaded = parse_workflow(text, environ={"DB_HOST": "db:3306"})
+    assert "hunter2pw" not in to_yaml(loaded.config, secrets="mask", references=loaded.references)
+    path = write_workflow(tmp_path / "wf.yaml", loaded.config, references=loaded.references)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "${DB_HOST}" in path.read_text()

@@ -321,3 +321,16 @@ def test_airflow_virtualenv_task_installs_the_package_and_ingests(airflow, mlflo
         assert {m["name"] for m in om.models.values()} == set(expected_models)
         assert f"Workflow summary: service '{SERVICE}'" in log
         assert TOKEN not in log
+
+
+def test_an_output_folder_that_cannot_exist_is_explained(tmp_path, capsys):
+    from conftest import SEED_YAML
+    from workflow.dag import main as dag_main
+
+    config = tmp_path / "wf.yaml"
+    config.write_text(SEED_YAML)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert dag_main(["-c", str(config), "-o", str(blocker / "dags")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the DAG into {blocker / 'dags'}" in err and "Traceback" not in err

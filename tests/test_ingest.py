@@ -347,3 +347,77 @@ def test_file_sink_needs_a_service_connection(write_config, capsys):
     code, output = ingest(write_config(config), capsys)
     assert code == 2
     assert "source.serviceConnection is required with the file sink" in output
+
+
+def file_sink_config(mlflow_url: str, out: Path, **changes) -> dict:
+    return seed_config(mlflow_url, "http://127.0.0.1:9/api", sink={"type": "file", "config": {"filename": str(out)}},
+                       **changes)
+
+
+def test_a_failed_run_keeps_the_last_good_file_output(mlflow_url, tmp_path):
+    out = tmp_path / "models.jsonl"
+    config = Workflow.model_validate(file_sink_config(mlflow_url, out))
+    assert run_workflow(config).exit_code == 0
+    good = out.read_text()
+
+    class BrokenListing(MlflowSource):
+        def iter_models(self):
+            yield from list(super().iter_models())[:2]
+            raise ConnectionError("registry went away")
+
+    import workflow.runner as runner
+    original, runner.MlflowSource = runner.MlflowSource, BrokenListing
+    try:
+        summary = run_workflow(config)
+    finally:
+        runner.MlflowSource = original
+    assert out.read_text() == good
+    assert any("was left as it was" in w.reason for w in summary.warnings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models.jsonl"]  # no temp file left behind
+
+
+def test_a_sink_that_breaks_fails_its_models_not_the_run(mlflow_url, expected_models, tmp_path, monkeypatch):
+    from workflow.sinks import FileSink
+
+    def full_disk(self, batch):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(FileSink, "write", full_disk)
+    events: list[ev.Event] = []
+    summary = run_workflow(Workflow.model_validate(file_sink_config(mlflow_url, tmp_path / "m.jsonl")), events.append)
+    assert isinstance(events[-1], ev.RunFinished)
+    assert sorted(f.name for f in summary.failures) == sorted(expected_models)
+    assert all("No space left on device" in f.reason for f in summary.failures)
+    assert summary.exit_code == 1
+
+
+def test_credentials_in_the_tracking_uri_stay_out_of_the_catalog(mlflow_url, tmp_path, write_config, capsys):
+    out = tmp_path / "models.jsonl"
+    with_password = mlflow_url.replace("http://", "http://bob:hunter2secret@")
+    code, output = ingest(write_config(file_sink_config(with_password, out)), capsys)
+    assert code == 0, output
+    assert "hunter2secret" not in out.read_text() + output
+    assert f'"sourceUrl": "{mlflow_url}/#/models/churn-classifier"' in out.read_text()
+
+
+def test_credentials_in_host_port_stay_out_of_error_messages(mlflow_url, write_config, capsys):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = seed_config(mlflow_url, f"http://admin:s3cretpass@127.0.0.1:{port}/api")
+    del config["source"]["serviceConnection"]  # the stored-connection lookup fails first
+    code, output = ingest(write_config(config), capsys)
+    assert code == 1
+    assert "refused the connection" in output and "s3cretpass" not in output
+
+
+def test_a_token_file_that_is_not_text_is_a_config_error(mlflow_url, om, tmp_path, write_config, capsys):
+    binary = tmp_path / "token.bin"
+    binary.write_bytes(bytes(range(256)))
+    config = seed_config(mlflow_url, om.url, **{
+        "workflowConfig.openMetadataServerConfig.authProvider": "openmetadata",
+        "workflowConfig.openMetadataServerConfig.securityConfig": {"jwtToken": str(binary)}})
+    code, output = ingest(write_config(config), capsys)
+    assert code == 2
+    assert "securityConfig.jwtToken names a file that cannot be read" in output and "Traceback" not in output
+    assert om.requests == []

@@ -18,7 +18,6 @@ from .loader import parse_workflow
 from .redact import scrub, secret_values
 from .render import verdict
 from .runner import run_workflow
-from .stored_connection import with_stored_connection
 
 WHERE_VARIABLES = (
     "each ${VAR} of the workflow is read when the task runs: from the worker's environment first, "
@@ -46,7 +45,6 @@ def run_embedded_workflow(workflow_yaml: str, *, dag_id: str, stream: TextIO | N
     secrets = secret_values(config)
     out = Printer(stream or sys.stdout, secrets)
     try:
-        config = with_stored_connection(config)
         summary = run_workflow(config, ProgressView(out).handle)
     except UserError as exc:
         raise WorkflowFailed(scrub(str(exc), secrets)) from None

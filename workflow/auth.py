@@ -52,8 +52,13 @@ def read_jwt(value: str) -> str:
     """The token itself, read from a file when the value is a path; checked to look like a JWT."""
     token = value.strip()
     if os.path.isfile(token):
-        with open(token, encoding="utf-8") as handle:
-            token = handle.read().strip()
+        try:
+            with open(token, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "it is not a text file"
+            raise UserError(f"securityConfig.jwtToken names a file that cannot be read: {reason}",
+                            hint="give the token itself, or the path of a file that holds only the token") from None
     check_jwt(token)
     return token
 

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
-import warnings
 from dataclasses import asdict
 from typing import TextIO
 
 from .checks import CheckReport, CheckStep, run_checks
+from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, quiet_libraries
 from .errors import UserError
 from .loader import load_workflow
 from .stored_connection import with_stored_connection
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 SYMBOLS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}
 COLORS = {"pass": "32", "fail": "31", "warn": "33", "skipped": "2"}
@@ -37,17 +35,16 @@ def main(argv: list[str], prog: str = "metadata test-connection") -> int:
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    quiet_libraries()
+    view = JsonView(sys.stdout) if args.json else (TableView(sys.stdout) if sys.stdout.isatty() else LineView(sys.stdout))
+    started = time.monotonic()
     try:
-        config = with_stored_connection(config)
+        config = with_stored_connection(config, timeout=args.timeout)
+        view.start()
+        report = run_checks(config, timeout=args.timeout, on_step=view.step)
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
-    _quiet_libraries()
-    view = JsonView(sys.stdout) if args.json else (TableView(sys.stdout) if sys.stdout.isatty() else LineView(sys.stdout))
-    started = time.monotonic()
-    view.start()
-    try:
-        report = run_checks(config, timeout=args.timeout, on_step=view.step)
     except KeyboardInterrupt:
         print("\nCancelled.", file=sys.stderr)
         return EXIT_FAILED
@@ -75,13 +72,6 @@ def _seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
-
-
-def _quiet_libraries() -> None:
-    """MLflow logs retries and deprecations when its client is needed; the steps report failures themselves."""
-    warnings.filterwarnings("ignore")
-    for name in ("mlflow", "urllib3", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _ms(seconds: float) -> str:

@@ -66,19 +66,13 @@ PLUGGED_HELP = {
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from .auth import authenticator_for
     from .loader import load_workflow
     from .redact import secret_values
-    from .runner import run_workflow
-    from .stored_connection import with_stored_connection
+    from .runner import ChecksFailed, run_workflow
 
     config = load_workflow(args.config).config
-    _quiet_libraries()
-    auth = authenticator_for(config.openmetadata)  # a key or token that cannot work is a config error (exit 2)
-    config = with_stored_connection(config, auth)
+    quiet_libraries()
     out = Printer(sys.stdout, secret_values(config))
-    if not _endpoints_ready(config, out, auth):
-        return EXIT_FAILED
     view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
     cancel = threading.Event()
     result: dict[str, object] = {}
@@ -86,14 +80,13 @@ def _ingest(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
-            result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers, auth=auth)
+            result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which reports or re-raises it
             result["error"] = exc
         finally:
             finished.set()
 
-    thread = threading.Thread(target=work, name="run", daemon=True)
-    thread.start()
+    threading.Thread(target=work, name="run", daemon=True).start()
     try:
         while not finished.wait(0.2):
             pass
@@ -105,6 +98,9 @@ def _ingest(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return EXIT_FAILED
     error = result.get("error")
+    if isinstance(error, ChecksFailed) and error.report is not None:
+        _print_failed_checks(error.report, out)
+        return EXIT_FAILED
     if isinstance(error, UserError):
         out.line(f"Error: {error}", stream=sys.stderr)
         return error.exit_code
@@ -115,24 +111,18 @@ def _ingest(args: argparse.Namespace) -> int:
     return summary.exit_code  # type: ignore[union-attr]
 
 
-def _endpoints_ready(config, out: "Printer", auth) -> bool:  # noqa: ANN001 - a Workflow, an Authenticator
-    """Run the `test-connection` checks first, so a run stops early with the same messages."""
+def _print_failed_checks(report, out: "Printer") -> None:  # noqa: ANN001 - a checks.CheckReport
+    """The steps that stopped the run, worded as `metadata test-connection` words them."""
     from .check_cli import LineView, verdict
-    from .checks import run_checks
 
-    started = time.monotonic()
-    report = run_checks(config, auth=auth)
-    if report.ok:
-        return True
     view = LineView(out.stream)
     for step in report.steps:
         if step.status in ("fail", "warn"):
             view.step(step)
-    out.line(verdict(report, time.monotonic() - started))
-    return False
+    out.line(verdict(report, sum(step.elapsed for step in report.steps)))
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """MLflow and urllib3 log retries and deprecations at WARNING; the run reports failures itself."""
     warnings.filterwarnings("ignore")
     for name in ("mlflow", "urllib3", "alembic", "git"):
@@ -184,10 +174,13 @@ class ProgressView:
             if self.verbose:
                 self._clear()
                 self.out.line(f"  {event.outcome:<9}{event.name}")
-        elif isinstance(event, ev.ModelFiltered) and self.verbose:
-            self._clear()
-            self.out.line(f"  filtered {event.name}: {event.reason}")
+        elif isinstance(event, ev.ModelFiltered):
+            self.done += 1
+            if self.verbose:
+                self._clear()
+                self.out.line(f"  filtered {event.name}: {event.reason}")
         elif isinstance(event, ev.ModelFailed):
+            self.done += 1
             self.failed += 1
             self._clear()
             self.out.line(f"  failed   {event.name}: {event.reason}")
@@ -204,7 +197,7 @@ class ProgressView:
 
     def _text(self) -> str:
         of = f"/{self.total}" if self.total is not None else ""
-        return f"  {self.done}{of} models done, {self.failed} failed"
+        return f"  {self.done}{of} models handled, {self.failed} failed"
 
     def _progress(self) -> None:
         now = time.monotonic()

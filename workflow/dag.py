@@ -50,6 +50,10 @@ def main(argv: list[str], prog: str = "metadata dag") -> int:
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the output folder cannot be made or written
+        print(f"Error: cannot write the DAG into {args.output}: {exc.strerror}\n    hint: choose a folder you can write to",
+              file=sys.stderr)
+        return 2
     for line in report_lines(path, args, embed_workflow(loaded)):
         print(line)
     return 0

@@ -59,3 +59,9 @@ class EndpointError(UserError):
     """An endpoint (MLflow or OpenMetadata) that cannot be used; exit code 1 like a failed check."""
 
     exit_code: int = 1
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception, without the long retry chains MLflow and urllib3 attach."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -6,7 +6,7 @@ A run emits, in order: `RunStarted`, then per model one of `ModelDone` / `ModelF
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Literal, Union
 
 Outcome = Literal["created", "updated", "unchanged", "written"]

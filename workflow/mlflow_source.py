@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import yaml
 
 from .config import MlflowConnection
+from .errors import short_reason
+from .redact import without_credentials
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
@@ -96,14 +98,14 @@ class MlflowSource:
         else:
             request.update(self._from_run(model.name, version, warnings))
         request["service"] = self.service_name
-        request["sourceUrl"] = f"{self.connection.trackingUri.rstrip('/')}/#/models/{model.name}"
+        request["sourceUrl"] = f"{without_credentials(self.connection.trackingUri).rstrip('/')}/#/models/{model.name}"
         return BuiltModel(model.name, request, warnings)
 
     def _from_run(self, name: str, version: "ModelVersion", warnings: list[str]) -> dict[str, Any]:
         try:
             run = self.client.get_run(version.run_id)
         except Exception as exc:  # noqa: BLE001 - any MLflow failure is this model's failure
-            raise ModelError(f"cannot read run {version.run_id} of version {version.version}: {_short(exc)}") from None
+            raise ModelError(f"cannot read run {version.run_id} of version {version.version}: {short_reason(exc)}") from None
         fields: dict[str, Any] = {}
         features = self.features(name, version, run, warnings)
         if features:
@@ -122,7 +124,7 @@ class MlflowSource:
             try:
                 candidates = list(self._all_versions(model.name))
             except Exception as exc:  # noqa: BLE001
-                raise ModelError(f"cannot list the versions: {_short(exc)}") from None
+                raise ModelError(f"cannot list the versions: {short_reason(exc)}") from None
         numbered = [v for v in candidates if str(v.version).isdigit()]
         return max(numbered, key=lambda v: int(v.version)) if numbered else None
 
@@ -145,7 +147,7 @@ class MlflowSource:
             try:
                 inputs = self._inputs_from_mlmodel(version)
             except Exception as exc:  # noqa: BLE001 - a warning: the model is still ingested
-                warnings.append(f"cannot read the model signature from its MLmodel file: {_short(exc)}")
+                warnings.append(f"cannot read the model signature from its MLmodel file: {short_reason(exc)}")
                 return None
             if inputs is None:
                 warnings.append("no signature was logged with this model, so it has no features")
@@ -231,9 +233,3 @@ def _features(inputs: list[Any]) -> list[dict[str, str]]:
         for col in inputs
         if isinstance(col, dict) and col.get("name")
     ]
-
-
-def _short(exc: BaseException) -> str:
-    """The first line of an exception, without MLflow's long retry chains."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]

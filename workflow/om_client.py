@@ -18,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from .auth import Authenticator, authenticator_for
 from .config import OpenMetadataConnection, OpenMetadataJWTClientConfig, VerifySSL
 from .errors import EndpointError
+from .redact import redact_uri
 
 USER_AGENT = "mlflow-om-workflow"
 RETRY_STATUSES = {502, 503, 504}
@@ -178,13 +179,14 @@ def tls_warnings(connection: OpenMetadataConnection) -> list[str]:
 
 def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> EndpointError:
     """An exception from talking to OpenMetadata, as a message naming the setting to fix."""
-    host = connection.hostPort
+    host = redact_uri(connection.hostPort)
     if isinstance(exc, ApiError):
         if exc.status == 404 or exc.html:
             hint = "hostPort must point at the API, usually ending in /api (for example http://localhost:8585/api)"
             if host.rstrip("/").endswith("/api"):
                 hint = "check hostPort: the server answered but has no OpenMetadata API at this path"
-            return EndpointError(f"No OpenMetadata API at {host} ({exc.url} answered HTTP {exc.status})", hint=hint)
+            return EndpointError(f"No OpenMetadata API at {host} ({redact_uri(exc.url)} answered HTTP {exc.status})",
+                                 hint=hint)
         if exc.status in (401, 403):
             provider = connection.provider
             if provider == "no-auth":

@@ -27,6 +27,17 @@ def redact_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
 
 
+def without_credentials(uri: str) -> str:
+    """A URI without its user-info part, for links that other people see (the catalog's sourceUrl)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 def uri_password(uri: str | None) -> str | None:
     try:
         return urlsplit(uri).password if uri else None

@@ -14,9 +14,10 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .auth import Authenticator
+from .auth import authenticator_for
+from .checks import CheckReport, by_endpoint, iter_checks
 from .config import Workflow
-from .errors import EndpointError
+from .errors import EndpointError, UserError, short_reason
 from .events import (
     EventHandler,
     Issue,
@@ -31,11 +32,14 @@ from .events import (
     TotalKnown,
 )
 from .filters import filtered_reason
-from .mlflow_source import BuiltModel, MlflowSource, ModelError, _short
+from .mlflow_source import BuiltModel, MlflowSource, ModelError
 from .redact import redact_uri
 from .sinks import Sink, SinkResult, describe_sink, sink_for
+from .stored_connection import with_stored_connection
 
 DEFAULT_WORKERS = 8
+MAX_PENDING_WRITES = 2
+"""Batches handed to the sink and not yet answered; more waits, so a slow sink bounds memory too."""
 
 
 @dataclass
@@ -56,21 +60,44 @@ class _Tally:
         return self.created + self.updated + self.unchanged + self.written
 
 
+@dataclass
+class ChecksFailed(EndpointError):
+    """The `test-connection` checks failed, so the run did not start; `report` holds every step."""
+
+    report: CheckReport | None = None
+
+
 def run_workflow(
     config: Workflow,
     on_event: EventHandler | None = None,
     *,
     cancel: threading.Event | None = None,
     workers: int = DEFAULT_WORKERS,
-    auth: Authenticator | None = None,
+    check_first: bool = True,
 ) -> RunSummary:
-    """Run the workflow; raises `EndpointError` if an endpoint cannot be used at all.
+    """Run the workflow; raises `UserError` when it cannot start (`ChecksFailed` after the checks).
 
-    `auth` is the OpenMetadata authenticator to use (by default one is made from the config); the CLI
-    passes the one its checks already used, so a provider's token is fetched once.
+    Before any work: a workflow without serviceConnection gets the one stored with its service, and
+    (unless `check_first` is false) the `test-connection` checks run, so a run that cannot work stops
+    in about a second with the same messages, instead of after MLflow's retries. One authenticator
+    serves the checks and the run, so an identity provider's token is fetched once.
     """
+    cancel = cancel or threading.Event()
+    auth = authenticator_for(config.openmetadata) if config.sink.type == "metadata-rest" else None
+    config = with_stored_connection(config, auth)
+    if check_first:
+        report = by_endpoint(list(iter_checks(config, auth=auth, cancel=cancel)))
+        if not report.ok and not cancel.is_set():
+            raise _checks_failed(report)
     sink = sink_for(config, auth)
-    return _Run(config, on_event or (lambda event: None), cancel or threading.Event(), workers, sink).execute()
+    return _Run(config, on_event or (lambda event: None), cancel, workers, sink).execute()
+
+
+def _checks_failed(report: CheckReport) -> ChecksFailed:
+    failures = report.failures
+    causes = "; ".join(f"{step.endpoint}: {step.cause}" for step in failures)
+    return ChecksFailed(f"the endpoint checks failed, so nothing was run: {causes}",
+                        hint=next((step.remediation for step in failures if step.remediation), ""), report=report)
 
 
 class _Run:
@@ -84,18 +111,21 @@ class _Run:
         self.started = time.monotonic()
 
     def execute(self) -> RunSummary:
-        for warning in self.sink.open():
+        source = self._source()
+        warnings = self.sink.open()
+        self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
+                             describe_sink(self.config)))
+        for warning in warnings:
             self._warn(self.sink.name, warning)
-        complete = False
+        finished = False
         try:
-            source = self._source()
-            self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
-                                 describe_sink(self.config)))
             seen, complete = self._process(source)
-            if complete and not self.cancel.is_set():
+            finished = complete and not self.cancel.is_set()
+            if finished:
                 self._mark_deleted(seen)
         finally:
-            self.sink.close(complete)
+            for warning in self.sink.close(finished):
+                self._warn(self.sink.name, warning)
         summary = self._summary()
         self.emit(RunFinished(summary))
         return summary
@@ -104,7 +134,7 @@ class _Run:
         try:
             return MlflowSource(self.config.mlflow, self.config.source.serviceName)
         except Exception as exc:  # noqa: BLE001 - a bad URI or missing driver is the user's to fix
-            raise EndpointError(f"cannot open MLflow at {redact_uri(self.config.mlflow.trackingUri)}: {_short(exc)}",
+            raise EndpointError(f"cannot open MLflow at {redact_uri(self.config.mlflow.trackingUri)}: {short_reason(exc)}",
                                 hint="check trackingUri and registryUri") from None
 
     # ---------------------------------------------------------------------------------- pipeline
@@ -124,7 +154,7 @@ class _Run:
 
             def drain(block_until: int) -> None:
                 """Collect finished builds and writes until fewer than `block_until` builds are pending."""
-                while builds and len(builds) >= block_until:
+                while (builds and len(builds) >= block_until) or len(writes) > MAX_PENDING_WRITES:
                     done, _ = wait(list(builds) + list(writes), return_when=FIRST_COMPLETED)
                     for future in done:
                         if future in builds:
@@ -133,7 +163,7 @@ class _Run:
                             writes.discard(future)
                             self._written(future.result())
                     if len(batch) >= self.sink.batch_size:
-                        writes.add(writers.submit(self.sink.write, batch[:]))
+                        writes.add(writers.submit(self._write, batch[:]))
                         batch.clear()
 
             try:
@@ -153,10 +183,10 @@ class _Run:
                     complete = True
                     self.emit(TotalKnown(listed))
             except Exception as exc:  # noqa: BLE001 - a listing failure must not hide what was done
-                self._fail("MLflow registry", f"listing the registered models failed: {_short(exc)}")
+                self._fail("MLflow registry", f"listing the registered models failed: {short_reason(exc)}")
             drain(1)
             if batch:
-                writes.add(writers.submit(self.sink.write, batch[:]))
+                writes.add(writers.submit(self._write, batch[:]))
             for future in writes:
                 self._written(future.result())
         if complete and listed == 0:
@@ -170,11 +200,21 @@ class _Run:
             self._fail(name, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - one model's surprise is that model's failure
-            self._fail(name, f"unexpected error: {_short(exc)}")
+            self._fail(name, f"unexpected error: {short_reason(exc)}")
             return
         for warning in built.warnings:
             self._warn(name, warning)
         batch.append(built)
+
+    def _write(self, batch: list[BuiltModel]) -> list[SinkResult]:
+        """The sink's answer for a batch; a sink that breaks fails that batch's models, not the run."""
+        try:
+            return self.sink.write(batch)
+        except UserError as exc:
+            reason = exc.message
+        except Exception as exc:  # noqa: BLE001 - e.g. a full disk under the file sink
+            reason = f"the {self.sink.name} could not take the model: {short_reason(exc)}"
+        return [SinkResult(built.name, error=reason) for built in batch]
 
     def _written(self, results: list[SinkResult]) -> None:
         for result in results:
@@ -189,8 +229,8 @@ class _Run:
             return
         try:
             deleted = self.sink.mark_deleted(seen)
-        except (EndpointError, OSError) as exc:
-            self._fail("Mark deleted", str(getattr(exc, "message", exc)))
+        except UserError as exc:
+            self._fail("Mark deleted", exc.message)
             return
         if deleted:
             self.tally.deleted = tuple(deleted)

@@ -47,7 +47,7 @@ class Sink(Protocol):
 
     def mark_deleted(self, seen: set[str]) -> list[str]: ...
 
-    def close(self, complete: bool) -> None: ...
+    def close(self, complete: bool) -> list[str]: ...
 
 
 def sink_for(config: Workflow, auth: Authenticator | None = None) -> Sink:
@@ -75,16 +75,15 @@ class Existing:
 class OpenMetadataSink:
     name = "OpenMetadata"
 
-    def __init__(self, config: Workflow, client: OpenMetadataClient | None = None):
+    def __init__(self, config: Workflow, client: OpenMetadataClient):
         self.config = config
         self.service = config.source.serviceName
-        self.client = client or OpenMetadataClient(config.openmetadata)
+        self.client = client
         self.target = config.openmetadata.hostPort
         self.batch_size = config.sink.config.bulk_sink_batch_size or 100  # type: ignore[union-attr]
         self.override = str(config.source_options.overrideMetadata).lower()
         self.use_bulk = True
         self.existing: dict[str, Existing] = {}
-        self._lock = threading.Lock()
 
     def open(self) -> list[str]:
         """Check the server, ensure the service exists, and learn what it already holds."""
@@ -194,6 +193,12 @@ class OpenMetadataSink:
         stale = [e for fqn, e in self.existing.items() if not e.deleted and fqn not in seen_fqns]
         if not stale or not seen_fqns:
             return []
+        try:
+            return self._delete_stale(seen_fqns, stale)
+        except (ApiError, OSError, ValueError) as exc:
+            raise describe_failure(exc, self.config.openmetadata) from None
+
+    def _delete_stale(self, seen_fqns: set[str], stale: list[Existing]) -> list[str]:
         body = {"scopeFqn": quote_fqn_part(self.service), "scopeEntityType": "service",
                 "seenFqns": sorted(seen_fqns), "recursive": True}
         try:
@@ -201,13 +206,14 @@ class OpenMetadataSink:
             return sorted(_name_from_fqn(str(i.get("request")), self.service) for i in answer.get("successRequest") or [])
         except ApiError as exc:
             if exc.status != 404 or exc.html:
-                raise describe_failure(exc, self.config.openmetadata) from None
+                raise
         for entity in stale:  # an older server without deleteStale
             self.client.delete(f"/mlmodels/{quote(entity.id)}", recursive="true", hardDelete="false")
         return sorted(e.name for e in stale)
 
-    def close(self, complete: bool) -> None:
+    def close(self, complete: bool) -> list[str]:
         self.client.close()
+        return []
 
 
 def version_warning(version: str) -> str | None:
@@ -264,14 +270,18 @@ class FileSink:
     def mark_deleted(self, seen: set[str]) -> list[str]:
         return []
 
-    def close(self, complete: bool) -> None:
-        """Keep what was written, even after a cancel: it is what the summary reports."""
+    def close(self, complete: bool) -> list[str]:
+        """Replace the file only after a complete run: a failed or cancelled one keeps the last good output."""
         if self._handle is None:
-            return
+            return []
         self._handle.close()
+        self._handle = None
+        if not complete:
+            os.unlink(self._temp)
+            return [f"the run did not complete, so {self.path} was left as it was"]
         os.chmod(self._temp, 0o644)
         os.replace(self._temp, self.path)
-        self._handle = None
+        return []
 
 
 def describe_sink(config: Workflow) -> str:

@@ -391,8 +391,9 @@ def read_service_account(value: str) -> dict[str, Any]:
         try:
             with open(os.path.expanduser(text), encoding="utf-8") as handle:
                 text = handle.read()
-        except OSError as exc:
-            raise UserError(f"{field}: cannot read the service-account key file ({exc.strerror})",
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not a text file"
+            raise UserError(f"{field}: cannot read the service-account key file ({reason})",
                             hint="give the path of the JSON key file of the service account, or its contents") from None
     try:
         data = json.loads(text)

@@ -11,12 +11,15 @@ from .errors import EndpointError, UserError
 from .om_client import ApiError, OpenMetadataClient, describe_failure
 
 
-def with_stored_connection(config: Workflow, auth: Authenticator | None = None) -> Workflow:
-    """The config itself when it has a serviceConnection, else a copy with the server's one."""
+def with_stored_connection(config: Workflow, auth: Authenticator | None = None, *, timeout: float = 2.0) -> Workflow:
+    """The config itself when it has a serviceConnection, else a copy with the server's one.
+
+    `timeout` is the connect timeout; the answer may take three times longer, as in the checks.
+    """
     if config.source.serviceConnection is not None:
         return config
     name = config.source.serviceName
-    client = OpenMetadataClient(config.openmetadata, auth=auth)
+    client = OpenMetadataClient(config.openmetadata, auth=auth, connect_timeout=timeout, read_timeout=timeout * 3)
     try:
         service = client.get_service(name)
     except (ApiError, OSError, ValueError) as exc:

@@ -48,7 +48,13 @@ def to_yaml(config: Workflow, *, secrets: str = "inline", references: dict[Path_
 def has_inline_secret(config: Workflow, references: dict[Path_, str] | None = None) -> bool:
     """True when writing would put a secret value in the file (it then gets mode 0600)."""
     refs = references or {}
-    return any(path not in refs for path in _secret_paths(config, ()))
+    return any(path not in refs or _literal_password(refs[path]) for path in _secret_paths(config, ()))
+
+
+def _literal_password(reference: str) -> bool:
+    """`http://bob:pw@${HOST}` still holds a password as typed; `http://bob:${PW}@host` does not."""
+    password = uri_password(reference)
+    return bool(password) and "$" not in password
 
 
 def write_workflow(
@@ -106,7 +112,8 @@ def _plain(model: BaseModel, path: Path_, references: dict[Path_, str], secrets:
 
 def _value(value: Any, path: Path_, references: dict[Path_, str], secrets: str) -> Any:
     if path in references:
-        return references[path]
+        text = references[path]
+        return redact_uri(text) if secrets == "mask" and "://" in text else text
     if isinstance(value, BaseModel):
         return _plain(value, path, references, secrets)
     if isinstance(value, SecretStr):

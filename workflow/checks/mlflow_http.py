@@ -161,7 +161,7 @@ def mlflow_refusal(response: requests.Response, data: Any, what: str, credential
     if isinstance(data, dict) and "error_code" in data:
         fix = "check the MLflow server's log: its backend store may be unreachable" if status >= 500 else ""
         return EndpointError(f"MLflow could not {what}: HTTP {status} {data['error_code']}: {data.get('message', '')}", hint=fix)
-    return EndpointError(f"MLflow could not {what}: {response.url.split('?')[0]} answered HTTP {status} with "
+    return EndpointError(f"MLflow could not {what}: {redact_uri(response.url.split('?')[0])} answered HTTP {status} with "
                          f"{_body_kind(response)}", hint=MLFLOW_ROOT_HINT)
 
 
