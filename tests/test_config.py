@@ -285,3 +285,12 @@ def test_a_password_typed_next_to_a_reference_is_still_a_secret(tmp_path):
     path = write_workflow(tmp_path / "wf.yaml", loaded.config, references=loaded.references)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "${DB_HOST}" in path.read_text()
+
+
+def test_hostile_yaml_is_refused_quickly_not_hung():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8))
+    assert "unknown key 'a'" in problems_of(bomb)
+    assert "nested too deeply" in problems_of("a: " + "[" * 3000 + "]" * 3000 + "\n")

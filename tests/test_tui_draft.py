@@ -121,3 +121,13 @@ def test_clearing_the_ca_file_leaves_no_empty_block():
     assert "caCertificate: /etc/ssl/ca.pem" in to_yaml(draft.check().config)
     draft.set("caCertificate", "")
     assert "sslConfig" not in to_yaml(draft.check().config)
+
+
+def test_a_file_that_leaves_the_connection_to_openmetadata_opens_with_empty_mlflow_fields():
+    text = SEED_YAML.replace(SEED_YAML[SEED_YAML.index("  serviceConnection:"):SEED_YAML.index("  sourceConfig:")], "")
+    draft = Draft.from_loaded(parse_workflow(text, environ={}))
+    assert draft.resolved("trackingUri") == ""
+    draft.set("trackingUri", "http://mlflow.internal:5000")
+    report = draft.check({})
+    assert report.errors == {}
+    assert report.config.mlflow.trackingUri == "http://mlflow.internal:5000"

@@ -374,10 +374,13 @@ class Draft:
     def _initial(self, spec: Spec) -> Any:
         """The value a field shows first: the reference text if the file had one, else the value."""
         base = self.base
+        # A file may leave the connection to the one stored in OpenMetadata: the fields start empty.
+        stored = base.source.serviceConnection
+        mlflow = stored.config if stored else None
         if spec.key == "registrySame":
-            return base.mlflow.registryUri in (None, base.mlflow.trackingUri)
+            return mlflow is None or mlflow.registryUri in (None, mlflow.trackingUri)
         if spec.key == "registryUri":
-            return self.base_references.get(spec.path) or base.mlflow.registryUri or ""
+            return self.base_references.get(spec.path) or (mlflow.registryUri if mlflow else None) or ""
         if spec.key == "sinkType":
             return base.sink.type
         if spec.kind == "lines":

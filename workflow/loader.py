@@ -68,6 +68,14 @@ def load_workflow(path: str | os.PathLike[str], environ: typing.Mapping[str, str
 
 def parse_workflow(text: str, filename: str | None = None, environ: typing.Mapping[str, str] | None = None) -> LoadedWorkflow:
     """Validate workflow YAML given as text (the TUI's review step uses this too)."""
+    try:
+        return _parse_and_validate(text, filename, environ)
+    except RecursionError:
+        raise ConfigError(f"{filename or 'workflow'}: nested too deeply to be a workflow file",
+                          hint="start from the sample in the README") from None
+
+
+def _parse_and_validate(text: str, filename: str | None, environ: typing.Mapping[str, str] | None) -> LoadedWorkflow:
     data, marks = _parse_yaml(text, filename)
     data, references, problems = expand_variables(data, os.environ if environ is None else environ)
     if problems:
@@ -114,17 +122,25 @@ def _parse_yaml(text: str, filename: str | None) -> tuple[dict[str, Any], dict[P
     return data, marks
 
 
-def _collect_marks(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> None:
-    """Remember the line and column of every key and list item, to point errors at them."""
+def _collect_marks(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]],
+                   visited: set[int] | None = None) -> None:
+    """Remember the line and column of every key and list item, to point errors at them.
+
+    An aliased node is visited once: a file of nested aliases must not make this exponential.
+    """
+    visited = set() if visited is None else visited
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
             marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _collect_marks(value_node, path + (key,), marks)
+            _collect_marks(value_node, path + (key,), marks, visited)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             marks[path + (index,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _collect_marks(item, path + (index,), marks)
+            _collect_marks(item, path + (index,), marks, visited)
 
 
 def _place(problem: Problem, marks: dict[Path_, tuple[int, int]]) -> Problem:
@@ -147,12 +163,17 @@ def expand_variables(
     """Expand `$VAR` and `${VAR}` in string values; `$$` is a literal dollar sign."""
     references: dict[Path_, str] = {}
     problems: list[Problem] = []
+    done: dict[int, Any] = {}  # a YAML alias is one object met many times: expand it once
 
     def walk(value: Any, here: Path_) -> Any:
+        if isinstance(value, (dict, list)) and id(value) in done:
+            return done[id(value)]
         if isinstance(value, dict):
-            return {k: walk(v, here + (k,)) for k, v in value.items()}
+            done[id(value)] = {k: walk(v, here + (k,)) for k, v in value.items()}
+            return done[id(value)]
         if isinstance(value, list):
-            return [walk(v, here + (i,)) for i, v in enumerate(value)]
+            done[id(value)] = [walk(v, here + (i,)) for i, v in enumerate(value)]
+            return done[id(value)]
         if isinstance(value, str) and "$" in value:
             expanded, missing = expand_string(value, environ)
             for name in missing:
