@@ -38,7 +38,6 @@ class SinkResult:
 
 class Sink(Protocol):
     name: str
-    target: str
     batch_size: int
 
     def open(self) -> list[str]: ...
@@ -79,7 +78,6 @@ class OpenMetadataSink:
         self.config = config
         self.service = config.source.serviceName
         self.client = client
-        self.target = config.openmetadata.hostPort
         self.batch_size = config.sink.config.bulk_sink_batch_size or 100  # type: ignore[union-attr]
         self.override = str(config.source_options.overrideMetadata).lower()
         self.use_bulk = True
@@ -244,7 +242,6 @@ class FileSink:
 
     def __init__(self, path: Path):
         self.path = path
-        self.target = str(path)
         self._lock = threading.Lock()
         self._handle: Any = None
         self._temp: str | None = None
