@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from conftest import SEED_YAML
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
@@ -56,30 +57,11 @@ workflowConfig:
 """
 """A workflow whose every value is fixed: no ports, no temp paths."""
 
-DOCS_YAML = """\
-source:
-  type: mlflow
-  serviceName: local_mlflow
-  serviceConnection:
-    config:
-      type: Mlflow
-      trackingUri: http://localhost:5000
-      registryUri: mysql+pymysql://mlflow:password@localhost:3307/experiments
-  sourceConfig:
-    config:
-      type: MlModelMetadata
-sink:
-  type: metadata-rest
-  config: {}
-workflowConfig:
-  openMetadataServerConfig:
-    hostPort: http://localhost:8585/api
-    authProvider: auth0
-    securityConfig:
-      clientId: my-client
-      secretKey: s3cr3t-key
-      domain: example.auth0.com
-"""
+DOCS_YAML = SEED_YAML.replace(
+    "    authProvider: no-auth\n",
+    "    authProvider: auth0\n    securityConfig:\n      clientId: my-client\n"
+    "      secretKey: s3cr3t-key\n      domain: example.auth0.com\n",
+)
 """The seed document's sample with its Auth0 example block, as the official docs show it."""
 
 FIXED_NAMES = ["churn-classifier", "demand-forecast", "experimental-ranker", "fraud.detector v2"]
