@@ -208,7 +208,7 @@ def test_om_needing_a_token_says_how_to_get_one(mlflow_url, write_config, capsys
     assert "ingestion-bot JWT" in output
 
 
-def test_unreachable_openmetadata_is_reported_fast(mlflow_url, write_config, capsys):
+def test_unreachable_openmetadata_is_reported_with_its_cause(mlflow_url, write_config, capsys):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
