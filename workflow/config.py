@@ -7,12 +7,14 @@ SSO providers' own `securityConfig` blocks from the seed document. Unknown keys 
 """
 from __future__ import annotations
 
+import difflib
 import re
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -23,7 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import UserError
+from .errors import InvalidValue, UserError
+from .redact import redact_uri
 
 
 class Strict(BaseModel):
@@ -32,24 +35,106 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# ---------------------------------------------------------------------------------- shared value rules
+
+
+ENTITY_NAME_MAX = 256
+_NAME_REFUSED = re.compile(r'::|[>"\x00-\x1f]')
+"""OpenMetadata 2.0's `entityName` (type/basic.json): 1 to 256 characters matching
+`^((?!::)[^>"\x00-\x1f])*$`. The service name is sent as is (the ingestion library only rewrites
+table and column names), so the server would refuse the run's first request with a 400."""
+
+_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+
+
+def entity_name_problem(value: str) -> InvalidValue | None:
+    """Why OpenMetadata would refuse `value` as an entity name, with a name it would take; None if fine."""
+    refused = list(dict.fromkeys(m.group(0) for m in _NAME_REFUSED.finditer(value)))
+    if refused:
+        names = [
+            "'::'" if part == "::" else "'>'" if part == ">" else 'a double quote (")' if part == '"'
+            else _CONTROL_NAMES.get(part, f"the control character U+{ord(part):04X}")
+            for part in refused
+        ]
+        fixed = _NAME_REFUSED.sub("_", value).strip() or "local_mlflow"
+        return InvalidValue(f"must not contain {', '.join(names)}: OpenMetadata refuses ::, >, double quotes and "
+                            "control characters in names", hint=f"for example {fixed!r}")
+    if value != value.strip():
+        return InvalidValue("must not start or end with a space: it would name a different service from "
+                            f"{value.strip()!r}, though both look the same", hint=f"write {value.strip()!r}")
+    if len(value) > ENTITY_NAME_MAX:
+        return InvalidValue(f"is {len(value)} characters long: OpenMetadata allows at most {ENTITY_NAME_MAX}",
+                            hint="choose a shorter name")
+    return None
+
+
+_HOST_PORT = re.compile(r"[A-Za-z0-9_.-]+:\d+(/\S*)?")
+"""`host:port[/path]` without a scheme: MLflow reads `localhost` as a URI scheme it has no store for (or
+`127.0.0.1:5000` as a local folder), and OpenMetadata's client needs http(s)://."""
+
+MLFLOW_SCHEMES = ("http", "https", "file", "databricks", "databricks-uc", "uc",
+                  "sqlite", "mysql", "postgresql", "mssql")
+"""The URI schemes MLflow 2 and 3 open without a plugin (a database scheme may add `+driver`); no
+scheme at all is a local folder. A plugin can register any other scheme, so others are not refused,
+except a near-miss of one of these."""
+
+
+def mlflow_uri_problem(uri: str) -> InvalidValue | None:
+    """Why MLflow cannot open `uri` on any machine, with the likely fix; None when it may work.
+
+    Only what cannot work is refused: a folder path, an unknown (plugin) scheme, or a server that is
+    down are left to `metadata test-connection`, which runs where the workflow runs.
+    """
+    example = "for example http://localhost:5000"
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        return InvalidValue(f"{redact_uri(uri)!r} is not a valid URI: {exc}", hint=example)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            return InvalidValue(f"{redact_uri(uri)!r} has no host name", hint=example)
+        return None
+    base = scheme.split("+")[0]
+    if base in MLFLOW_SCHEMES or len(scheme) == 1:  # one letter: a Windows drive, which MLflow reads as a path
+        return None
+    if _HOST_PORT.fullmatch(uri):
+        return InvalidValue(f"{uri!r} has no scheme: MLflow cannot open it", hint=f"did you mean {'http://' + uri!r}?")
+    if not scheme:
+        if any(c.isspace() for c in uri) and not re.search(r"[/\\]", uri) and not uri.startswith(("~", ".")):
+            return InvalidValue(f"{uri!r} is neither a URI nor a folder path",
+                                hint="write the MLflow server's URL (http://host:5000), a database URI "
+                                     "(sqlite:///mlflow.db) or a folder path (./mlruns)")
+        return None
+    guess = difflib.get_close_matches(base, MLFLOW_SCHEMES, n=1, cutoff=0.75)
+    if guess:
+        fixed = redact_uri(guess[0] + uri[len(scheme):])
+        return InvalidValue(f"MLflow has no store for the URI scheme {scheme!r}", hint=f"did you mean {fixed!r}?")
+    return None
+
+
 # --------------------------------------------------------------------------------------------- source
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidValue(f"invalid regular expression {pattern!r}: {exc}",
+                           hint="patterns are Python regular expressions matched at the start of the model name: "
+                                r"put a backslash before [ ] ( ) { } * + ? . to match the character itself") from None
+    return pattern
+
+
+Pattern = Annotated[str, AfterValidator(_compiles)]
+"""A regex that must compile; checked one by one so an error points at the list item's line."""
 
 
 class FilterPattern(Strict):
     """Regexes matched at the start of a name, case-insensitively; excludes win over includes."""
 
-    includes: list[str] | None = None
-    excludes: list[str] | None = None
-
-    @field_validator("includes", "excludes")
-    @classmethod
-    def _compiles(cls, patterns: list[str] | None) -> list[str] | None:
-        for pattern in patterns or []:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return patterns
+    includes: list[Pattern] | None = None
+    excludes: list[Pattern] | None = None
 
 
 class MlflowConnection(Strict):
@@ -64,10 +149,15 @@ class MlflowConnection(Strict):
 
     @field_validator("trackingUri", "registryUri")
     @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
+    def _uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
             raise ValueError("must not be empty (for example http://localhost:5000)")
-        return value.strip() if value else value
+        problem = mlflow_uri_problem(value.strip())
+        if problem:
+            raise problem
+        return value.strip()
 
     @property
     def effective_registry_uri(self) -> str:
@@ -109,8 +199,9 @@ class Source(Strict):
     def _service_name(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty (for example local_mlflow)")
-        if '"' in value:
-            raise ValueError('must not contain a double quote (")')
+        problem = entity_name_problem(value)
+        if problem:
+            raise problem
         return value
 
 
@@ -325,11 +416,16 @@ class OpenMetadataConnection(Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         value = value.strip()
-        parts = urlsplit(value)
+        example = "for example http://localhost:8585/api"
+        try:
+            parts = urlsplit(value)
+        except ValueError as exc:
+            raise InvalidValue(f"{value!r} is not an http(s) URL: {exc}", hint=example) from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(
-                f"{value!r} is not an http(s) URL (for example http://localhost:8585/api)"
-            )
+            if _HOST_PORT.fullmatch(value):
+                raise InvalidValue(f"{value!r} is not an http(s) URL: it has no scheme",
+                                   hint=f"did you mean {'http://' + value!r}?")
+            raise InvalidValue(f"{value!r} is not an http(s) URL", hint=example)
         return value.rstrip("/")
 
     @model_validator(mode="after")

@@ -28,6 +28,15 @@ class Problem:
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 
+class InvalidValue(ValueError):
+    """A field validator's refusal that knows its fix; pydantic keeps it in the error's `ctx["error"]`
+    and the loader shows `hint` next to the message (as the TUI does under the field)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 @dataclass
 class UserError(Exception):
     """A mistake the user can fix; rendered without a traceback, exit code 2 by default."""
