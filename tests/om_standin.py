@@ -5,13 +5,19 @@ This module answers the calls that an MLflow ``metadata ingest`` run makes (see 
 reference ``openmetadata-ingestion.md`` sections 4-6) with the same paths, JSON bodies,
 status codes and ``{"code": <int>, "message": "..."}`` error bodies, so that client code
 written against it also works against a real server.  Every request is recorded so that
-tests can assert on exactly what was sent.
+tests can assert on exactly what was sent.  Faults can be injected on demand (error statuses with
+or without ``Retry-After``, slow answers, connection resets, partial bulk failures; see
+``OpenMetadataStandIn.inject``), and the requests that met one are recorded with it.
 
 Standard library only: a ``ThreadingHTTPServer`` in a daemon thread, optionally behind TLS.
 
     with OpenMetadataStandIn(token="secret") as om:
         run_ingestion(host_port=om.url, jwt="secret")
         assert om.requests_to("PUT", "/v1/mlmodels/bulk")
+
+        fault = om.inject("PUT", "/v1/mlmodels/bulk", status=503, times=2)
+        run_ingestion(host_port=om.url, jwt="secret")
+        assert fault.hits == 2
 """
 
 from __future__ import annotations
@@ -20,17 +26,18 @@ import base64
 import json
 import re
 import socket
+import struct
 import sys
 import ssl
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["OpenMetadataStandIn", "RecordedRequest", "fqn_part"]
+__all__ = ["Fault", "OpenMetadataStandIn", "RecordedRequest", "fqn_part"]
 
 ML_SERVICE_TYPES = frozenset({"Mlflow", "Sklearn", "CustomMlModel", "SageMaker", "VertexAI"})
 FEATURE_DATA_TYPES = frozenset({"numerical", "categorical"})
@@ -80,6 +87,27 @@ TEST_CONNECTION_DEFINITION = {
 }
 
 
+@dataclass(eq=False)
+class Fault:
+    """A misbehaviour injected with ``OpenMetadataStandIn.inject``; ``hits`` counts the requests it met."""
+
+    method: str
+    path_suffix: str
+    status: int | None = None
+    message: str = "injected fault"
+    retry_after: float | str | None = None
+    delay: float = 0.0
+    reset: bool = False
+    partial_bulk_fail: frozenset[str] = frozenset()
+    times: int | None = 1  # None: every matching request
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether it applies to this request and has uses left (the path as sent, or decoded)."""
+        return ((self.times is None or self.hits < self.times) and method == self.method
+                and (path.endswith(self.path_suffix) or unquote(path).endswith(self.path_suffix)))
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as the stand-in received it (recorded before it is answered)."""
@@ -89,6 +117,8 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON, or None when the body was empty or not JSON
+    fault: Fault | None = None  # the injected fault this request met, if any
+    received: float = 0.0  # time.monotonic() on arrival, to measure the waits between retries
 
 
 class ApiError(Exception):
@@ -259,6 +289,9 @@ class _Response:
     status: int
     content_type: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering
+    reset: bool = False  # send half the body, then reset the connection
 
     @classmethod
     def json(cls, status: int, payload: Any) -> "_Response":
@@ -303,7 +336,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         response = self.server.standin._dispatch(self.command, self.path, headers, body)
+        if response.delay:
+            time.sleep(response.delay)
         self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
         if response.status in (204, 304) or response.status < 200:
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -311,7 +348,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
+        if response.reset:
+            self._reset(response.body[:len(response.body) // 2])
+            return
         self.wfile.write(response.body)
+
+    def _reset(self, partial: bytes) -> None:
+        """Send `partial`, then close with SO_LINGER 0, so the kernel sends a TCP RST instead of a FIN:
+        the client sees the connection reset in the middle of the answer."""
+        self.wfile.write(partial)
+        self.close_connection = True
+        self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.request.close()  # really closed (and reset) when finish() closes rfile, its last user
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 
@@ -390,6 +438,7 @@ class OpenMetadataStandIn:
         self.models: dict[str, dict] = {}
         self.fail_models: set[str] = set()
         self.status_override: dict[tuple[str, str], int] = {}
+        self.faults: list[Fault] = []
 
         self._lock = threading.RLock()
         self._started_ms = _now_ms()
@@ -470,16 +519,74 @@ class OpenMetadataStandIn:
         with self._lock:
             self.requests.clear()
 
+    # ---- injected faults ------------------------------------------------------------------
+
+    def inject(self, method: str, path_suffix: str, *, status: int | None = None,
+               message: str = "injected fault", retry_after: float | str | None = None,
+               delay: float = 0.0, reset: bool = False, partial_bulk_fail: Iterable[str] = (),
+               times: int | None = 1) -> Fault:
+        """Make the next ``times`` requests (None: every one) with this method, whose path ends with
+        ``path_suffix``, misbehave as a real server or a proxy in front of it does. Faults are met
+        in the order they were injected; one that has met ``times`` requests is spent.
+
+        - ``status``: answer ``{"code": status, "message": message}`` without handling the request
+          (a proxy's 502 or 504, an overloaded server's 503 or 429), with ``Retry-After:
+          retry_after`` when that is given.
+        - ``partial_bulk_fail``: handle a bulk PUT, but put these model names in its
+          ``failedRequest`` (status 500, ``message``) instead of storing them.
+        - ``delay``: wait this many seconds before answering. The request is handled first, as on a
+          slow server, so a client that gave up waiting has still written.
+        - ``reset``: handle the request, send the head and half the body, then reset the connection.
+
+        Returns the fault: its ``hits`` counts the requests it met, and each of them is recorded
+        with ``fault`` set, so a test can count the retries.
+        """
+        if status is not None and partial_bulk_fail:
+            raise ValueError("a fault either answers an error status or fails bulk entries, not both")
+        if status is None and not partial_bulk_fail and not delay and not reset:
+            raise ValueError("a fault needs a status, partial_bulk_fail, a delay or reset")
+        fault = Fault(method.upper(), path_suffix.split("?", 1)[0], status, message, retry_after,
+                      delay, reset, frozenset(partial_bulk_fail), times)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        """The first fault this request meets, counted as met. The caller holds the lock."""
+        fault = next((f for f in self.faults if f.matches(method, path)), None)
+        if fault is not None:
+            fault.hits += 1
+        return fault
+
+    @staticmethod
+    def _fault_answer(fault: Fault) -> _Response:
+        response = _Response.error(fault.status, fault.message)
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = str(fault.retry_after)
+        return response
+
     # ---- dispatch -------------------------------------------------------------------------
 
     def _dispatch(self, method: str, raw_target: str, headers: dict[str, str], raw_body: bytes) -> _Response:
-        """Record, then answer in the order the real stack does: proxy, UI, auth, route, body."""
+        """Record, then answer: an injected error status, or the server's own answer (maybe late or cut)."""
         path, _, query_string = raw_target.partition("?")
         query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         body, malformed = self._parse_body(raw_body)
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, query, headers, body))
+            fault = self._take_fault(method, path)
+            self.requests.append(RecordedRequest(method, path, query, headers, body, fault, time.monotonic()))
+        request = _ApiRequest(query, headers, body, malformed, bool(raw_body.strip()), fault)
+        if fault is None:
+            return self._answer(method, path, request)
+        response = self._fault_answer(fault) if fault.status is not None else self._answer(method, path, request)
+        return replace(response, delay=fault.delay, reset=fault.reset)
 
+    def _answer(self, method: str, path: str, request: "_ApiRequest") -> _Response:
+        """Answer in the order the real stack does: proxy, UI, auth, route, body."""
         forced = self._forced_status(method, path)
         if forced is not None:
             return _Response.error(forced, "forced")
@@ -488,10 +595,8 @@ class OpenMetadataStandIn:
         if not self._is_api_path(path):
             return _Response(404, "text/html; charset=utf-8", HTML_NOT_FOUND)
         try:
-            self._check_auth(headers)
+            self._check_auth(request.headers)
             handler, args = self._route(method, path[len(self.api_prefix):])
-            request = _ApiRequest(query=query, headers=headers, body=body, malformed=malformed,
-                                  has_body=bool(raw_body.strip()))
             with self._lock:
                 status, payload = handler(request, *args)
             return _Response.json(status, payload)
@@ -697,8 +802,12 @@ class OpenMetadataStandIn:
         items = request.json()
         if not isinstance(items, list):
             raise ApiError(400, "Cannot deserialize value of type `java.util.ArrayList` from a non-array value")
+        injected = request.fault.partial_bulk_fail if request.fault else frozenset()
         successes, failures = [], []
         for item in items:
+            if isinstance(item, dict) and item.get("name") in injected:
+                failures.append({"request": item, "message": request.fault.message, "status": 500})
+                continue
             try:
                 _, entity = self._upsert_model(item)
             except ApiError as err:
@@ -820,6 +929,7 @@ class _ApiRequest:
     body: Any
     malformed: bool
     has_body: bool
+    fault: Fault | None = None
 
     def json(self) -> Any:
         """The parsed body; 415 without a JSON content type, 400 when missing or malformed."""

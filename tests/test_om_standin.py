@@ -297,6 +297,71 @@ def test_status_override_malformed_json_and_media_type(om, http):
     assert form.status_code == 415
 
 
+# ---- injected faults --------------------------------------------------------------------------
+
+def test_injected_status_answers_like_the_server_then_is_spent(om, http):
+    create_service(om, http)
+    fault = om.inject("PUT", BULK, status=503, message="maintenance", retry_after=7, times=2)
+    for _ in range(2):
+        refused = http.put(om.url + BULK, json=[model("m1")])
+        assert (refused.status_code, refused.json()) == (503, {"code": 503, "message": "maintenance"})
+        assert refused.headers["Retry-After"] == "7"
+    assert om.models == {}  # refused before it was handled
+    assert bulk(om, http, [model("m1")])["status"] == "success"
+    assert fault.hits == 2
+    assert [r.fault for r in om.requests_to("PUT", BULK)] == [fault, fault, None]
+
+
+def test_injected_faults_match_method_and_path_suffix_in_order(om, http):
+    create_service(om, http)
+    first = om.inject("PUT", "/v1/mlmodels", status=500)
+    then = om.inject("PUT", "/v1/mlmodels", status=429, times=None)
+    assert bulk(om, http, [model("m1")])["status"] == "success"  # /bulk does not end with /v1/mlmodels
+    assert http.get(f"{om.url}/v1/mlmodels").status_code == 200  # another method
+    statuses = [http.put(f"{om.url}/v1/mlmodels", json=model("m2")).status_code for _ in range(3)]
+    assert statuses == [500, 429, 429]
+    assert "Retry-After" not in http.put(f"{om.url}/v1/mlmodels", json=model("m2")).headers
+    assert (first.hits, then.hits) == (1, 3)
+    om.clear_faults()
+    assert http.put(f"{om.url}/v1/mlmodels", json=model("m2")).status_code == 201
+
+
+def test_injected_partial_bulk_failure_stores_the_others(om, http):
+    create_service(om, http)
+    fault = om.inject("PUT", BULK, partial_bulk_fail={"m2"}, message="lock timeout")
+    result = bulk(om, http, [model("m1"), model("m2"), model("m3")])
+    assert result["status"] == "partialSuccess"
+    assert result["failedRequest"] == [{"request": model("m2"), "message": "lock timeout", "status": 500}]
+    assert sorted(om.models) == ["mlflow_svc.m1", "mlflow_svc.m3"]
+    assert bulk(om, http, [model("m2")])["status"] == "success" and fault.hits == 1
+
+
+def test_injected_delay_handles_the_request_before_answering_late(om, http):
+    create_service(om, http)
+    om.inject("PUT", "/v1/mlmodels", delay=1.0)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        http.put(f"{om.url}/v1/mlmodels", json=model("m1"), timeout=(2, 0.2))
+    assert om.models["mlflow_svc.m1"]["version"] == 0.1  # written although the client gave up
+    again = http.put(f"{om.url}/v1/mlmodels", json=model("m1"), timeout=2)
+    assert again.status_code == 200 and len(om.models) == 1  # the same model, not another
+
+
+def test_injected_reset_cuts_the_answer_after_handling_the_request(om, http):
+    create_service(om, http)
+    fault = om.inject("PUT", "/v1/mlmodels", reset=True)
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        http.put(f"{om.url}/v1/mlmodels", json=model("m1"), timeout=2)
+    assert "mlflow_svc.m1" in om.models and fault.hits == 1
+    assert http.put(f"{om.url}/v1/mlmodels", json=model("m1"), timeout=2).status_code == 200
+
+
+def test_inject_refuses_a_fault_that_does_nothing_or_contradicts_itself(om):
+    with pytest.raises(ValueError, match="needs a status"):
+        om.inject("PUT", BULK)
+    with pytest.raises(ValueError, match="not both"):
+        om.inject("PUT", BULK, status=500, partial_bulk_fail={"m1"})
+
+
 # ---- recording and lifecycle ------------------------------------------------------------------
 
 def test_recording_headers_query_and_clear(om, http):

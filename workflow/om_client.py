@@ -1,19 +1,24 @@
 """A small HTTP client for the OpenMetadata REST API, with errors a user can act on.
 
-Compared with the official client: short connect timeouts, no 30/60/90 s sleeps on 504, one token
-refresh on 401, and every failure mapped to a message that says which setting to fix.
+Compared with the official client: short connect timeouts, a few quick retries instead of 30/60/90 s
+sleeps on 504 (and instead of giving up at once on 429), one token refresh on 401, and every failure
+mapped to a message that says which setting to fix.
 """
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from .auth import Authenticator, authenticator_for
 from .config import OpenMetadataConnection, OpenMetadataJWTClientConfig, VerifySSL
@@ -21,7 +26,28 @@ from .errors import EndpointError
 from .redact import redact_uri
 
 USER_AGENT = "mlflow-om-workflow"
-RETRY_STATUSES = {502, 503, 504}
+
+READ_TIMEOUT = 60.0
+"""Seconds to wait for an answer once connected, unless the caller sets its own: a bulk PUT of a
+thousand models on a busy server fits, and a stuck server fails its batch in minutes, not never."""
+
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+"""The only calls this client sends, because each may safely be sent twice: PUT is create-or-update by
+FQN and DELETE of a deleted model changes nothing. So a call whose answer was lost is sent again
+without any risk of a duplicate."""
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Answers worth another try: rate limiting, and a server or a proxy in front of it that failed."""
+
+MAX_ATTEMPTS = 3
+BACKOFF = 0.5
+"""Seconds before the second attempt, doubled before the third: 1.5 s in all when the server gives no
+Retry-After, so a brief hiccup (a restart, a proxy timeout) is ridden out without slowing a run much."""
+
+RETRY_AFTER_CAP = 10.0
+"""The longest a Retry-After is honoured. A server asking for minutes would hold a sink thread, and so
+the whole run, that long; after at most twice this the batch's models fail with the server's answer,
+and the next run sends only them (the unchanged ones are skipped by their hash)."""
 
 
 @dataclass
@@ -32,9 +58,26 @@ class ApiError(Exception):
     message: str
     url: str
     html: bool = False
+    attempts: int = 1
 
     def __str__(self) -> str:
-        return f"HTTP {self.status} from {self.url}: {self.message}"
+        return f"HTTP {self.status} from {self.url}: {self.message}{attempts_note(self.attempts)}"
+
+
+class NoAnswer(OSError):
+    """A call that reached the server but got no complete answer, on every attempt: the read timed
+    out, or the connection was reset. An `OSError`, as the requests exception it replaces was."""
+
+    def __init__(self, method: str, url: str, cause: str, attempts: int):
+        super().__init__(f"no answer to {method} {url}: {cause}{attempts_note(attempts)}")
+        self.method = method
+        self.url = url
+        self.cause = cause
+        self.attempts = attempts
+
+
+def attempts_note(attempts: int) -> str:
+    return f" (gave up after {attempts} attempts)" if attempts > 1 else ""
 
 
 def quote_fqn_part(name: str) -> str:
@@ -52,13 +95,13 @@ class OpenMetadataClient:
         connection: OpenMetadataConnection,
         *,
         connect_timeout: float = 2.0,
-        read_timeout: float = 60.0,
+        read_timeout: float | None = None,
         pool_size: int = 8,
         auth: Authenticator | None = None,
     ):
         self.connection = connection
         self.base = connection.hostPort.rstrip("/") + "/v1"
-        self.timeout = (connect_timeout, read_timeout)
+        self.timeout = (connect_timeout, READ_TIMEOUT if read_timeout is None else read_timeout)
         self.auth = auth or authenticator_for(connection)
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
@@ -82,31 +125,48 @@ class OpenMetadataClient:
         return self.request("DELETE", path, body=body, params=params or None)
 
     def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        """One call with up to 2 quick retries on 502/503/504 and one token refresh on 401."""
+        """One call, sent up to `MAX_ATTEMPTS` times while the server answers one of `RETRY_STATUSES`
+        or the answer is lost (see `lost_answer`), waiting `retry_wait` in between; and, on a 401,
+        sent once more with a freshly fetched token."""
+        if method not in IDEMPOTENT_METHODS:
+            raise ValueError(f"{method} is not safe to retry; this client sends only {sorted(IDEMPOTENT_METHODS)}")
         url = self.base + path
         refreshed = False
-        for attempt in range(3):
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                data=None if body is None else json.dumps(body),
-                headers=self._headers(),
-                timeout=self.timeout,
-                allow_redirects=False,
-                # Per call: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify.
-                verify=self.session.verify,
-            )
-            if response.status_code == 401 and not refreshed:
-                refreshed = True
-                with self._refresh_lock:
-                    self.auth.invalidate()
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < 2:
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            return self._parse(response)
-        return self._parse(response)
+        attempt = 1
+        while True:
+            try:
+                response = self._send(method, url, body, params)
+            except requests.RequestException as exc:
+                cause = lost_answer(exc, self.timeout[1])
+                if cause is None:
+                    raise
+                if attempt == MAX_ATTEMPTS:
+                    raise NoAnswer(method, url, cause, attempt) from exc
+                wait = retry_wait(attempt)
+            else:
+                if response.status_code == 401 and not refreshed:
+                    refreshed = True
+                    with self._refresh_lock:
+                        self.auth.invalidate()
+                    continue  # the same attempt, with a new token
+                if response.status_code not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
+                    return self._parse(response, attempts=attempt)
+                wait = retry_wait(attempt, response.headers.get("Retry-After"))
+            time.sleep(wait)
+            attempt += 1
+
+    def _send(self, method: str, url: str, body: Any, params: dict[str, Any] | None) -> requests.Response:
+        return self.session.request(
+            method,
+            url,
+            params=params,
+            data=None if body is None else json.dumps(body),
+            headers=self._headers(),
+            timeout=self.timeout,
+            allow_redirects=False,
+            # Per call: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify.
+            verify=self.session.verify,
+        )
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
@@ -119,7 +179,7 @@ class OpenMetadataClient:
         return headers
 
     @staticmethod
-    def _parse(response: requests.Response) -> Any:
+    def _parse(response: requests.Response, attempts: int = 1) -> Any:
         content_type = response.headers.get("Content-Type", "")
         is_html = "html" in content_type or response.text.lstrip().lower().startswith(("<!doctype", "<html"))
         if not response.ok:
@@ -129,7 +189,8 @@ class OpenMetadataClient:
                     message = response.json().get("message", message)
                 except (ValueError, AttributeError):
                     message = response.text[:200] or message
-            raise ApiError(response.status_code, str(message), response.url.split("?")[0], html=is_html)
+            raise ApiError(response.status_code, str(message), response.url.split("?")[0], html=is_html,
+                           attempts=attempts)
         if not response.content:
             return None
         if is_html:
@@ -158,6 +219,46 @@ class OpenMetadataClient:
         response = self.session.get(self.base + path, headers=self._headers(), timeout=self.timeout,
                                     allow_redirects=False, verify=self.session.verify)
         return self._parse(response)
+
+
+def lost_answer(exc: requests.RequestException, read_timeout: float) -> str | None:
+    """What happened to a call that reached the server but got no complete answer, or None when it
+    never reached it (refused, DNS, TLS, connect timeout): a retry does not fix those, and the checks
+    before a run explain them."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        return f"read timeout after {read_timeout:g} s"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
+            isinstance(exc, requests.exceptions.ConnectionError) and isinstance(reason, ProtocolError)):
+        return "connection reset before the answer was complete"
+    return None
+
+
+def retry_wait(attempt: int, retry_after: str | None = None) -> float:
+    """Seconds to wait after attempt number `attempt` failed: the server's Retry-After, capped at
+    `RETRY_AFTER_CAP`, when it sent a readable one; else `BACKOFF`, doubled for each attempt."""
+    asked = parse_retry_after(retry_after)
+    if asked is None:
+        return BACKOFF * 2 ** (attempt - 1)
+    return min(asked, RETRY_AFTER_CAP)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds: a number, or an HTTP date (RFC 9110 10.2.3); None if absent or
+    unreadable. A date in the past is 0."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def verify_setting(connection: OpenMetadataConnection) -> bool | str:
@@ -201,10 +302,19 @@ def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> 
                 hint = f"check the credentials of authProvider {provider!r} in securityConfig"
             word = "rejected the credentials" if exc.status == 401 else "refused access"
             return EndpointError(f"OpenMetadata {word} (HTTP {exc.status}): {exc.message}", hint=hint)
+        note = attempts_note(exc.attempts)
         if exc.status >= 500:
-            return EndpointError(f"OpenMetadata failed with HTTP {exc.status}: {exc.message}",
+            return EndpointError(f"OpenMetadata failed with HTTP {exc.status}: {exc.message}{note}",
                                  hint="the server has a problem; check its logs and retry")
-        return EndpointError(f"OpenMetadata answered HTTP {exc.status}: {exc.message}")
+        if exc.status == 429:
+            return EndpointError(f"OpenMetadata is limiting the request rate (HTTP 429): {exc.message}{note}",
+                                 hint="the server limits how fast it takes calls; run again later")
+        return EndpointError(f"OpenMetadata answered HTTP {exc.status}: {exc.message}{note}")
+    if isinstance(exc, NoAnswer):
+        return EndpointError(f"OpenMetadata did not answer {exc.method} {redact_uri(exc.url)}: "
+                             f"{exc.cause}{attempts_note(exc.attempts)}",
+                             hint="the server is overloaded or a proxy in between cuts connections; "
+                                  "check its logs and retry")
     return network_failure(exc, "OpenMetadata", host, tls_hint="set verifySSL: validate with sslConfig.caCertificate, "
                                                                "or verifySSL: ignore to skip verification")
 

@@ -3,6 +3,12 @@
 Both sinks take batches of `BuiltModel`s from several threads and answer with one `SinkResult` per
 model. The OpenMetadata sink compares each model's hash with what the server already holds, so a
 re-run over an unchanged registry sends nothing and says so.
+
+Nothing is lost quietly: the client retries what the server may answer better next time (see
+`om_client.RETRY_STATUSES`), a model the bulk answer rejects is sent once more on its own, and every
+model that still did not get in is a `SinkResult` with the HTTP status and the server's message, or
+the timeout or reset that cut the call. Every write is a create-or-update by FQN, so a retry of a
+write that did land updates the model instead of adding another.
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from urllib.parse import quote
 from .auth import Authenticator
 from .config import FileSink as FileSinkConfig
 from .config import Workflow
-from .errors import EndpointError
+from .errors import EndpointError, UserError
 from .events import Outcome
 from .mlflow_source import BuiltModel
 from .om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, tls_warnings
@@ -151,39 +157,45 @@ class OpenMetadataSink:
                 if exc.status not in (404, 405) or exc.html:
                     return self._all_failed(requests, exc)
                 self.use_bulk = False  # an older server: one PUT per model
-            except EndpointError as exc:  # e.g. the token endpoint failed on a refresh
-                return [SinkResult(r["name"], error=exc.message) for r in requests]
-            except (OSError, ValueError) as exc:
+            except (UserError, OSError, ValueError) as exc:  # UserError: e.g. the token endpoint failed on a refresh
                 return self._all_failed(requests, exc)
         return [self._send_one(r) for r in requests]
 
     def _send_bulk(self, requests: list[dict[str, Any]]) -> list[SinkResult]:
+        """One bulk PUT; each model in its `failedRequest` is sent again on its own, once: the bulk
+        endpoint can fail a model for reasons a single PUT does not meet (a lock or a timeout inside
+        the server), and a rejection that stands is then reported with the single PUT's own answer."""
         answer = self.client.put("/mlmodels/bulk", requests, **{"async": "false", "overrideMetadata": self.override}) or {}
-        failed: dict[str, str] = {}
+        rejected = self._rejected_names(answer)
+        return [self._send_one(r) if r["name"] in rejected else SinkResult(r["name"], self._outcome(r["name"]))
+                for r in requests]
+
+    def _rejected_names(self, answer: dict[str, Any]) -> set[str]:
+        names = set()
         for item in answer.get("failedRequest") or []:
             request = item.get("request")
-            name = request.get("name") if isinstance(request, dict) else _name_from_fqn(str(request), self.service)
-            failed[name] = f"rejected by OpenMetadata (HTTP {item.get('status', '?')}): {item.get('message', '')}"
-        return [
-            SinkResult(r["name"], error=failed[r["name"]]) if r["name"] in failed
-            else SinkResult(r["name"], self._outcome(r["name"]))
-            for r in requests
-        ]
+            names.add(request.get("name") if isinstance(request, dict) else _name_from_fqn(str(request), self.service))
+        return names
 
     def _send_one(self, request: dict[str, Any]) -> SinkResult:
         try:
             self.client.put("/mlmodels", request)
-        except ApiError as exc:
-            return SinkResult(request["name"], error=f"rejected by OpenMetadata (HTTP {exc.status}): {exc.message}")
-        except EndpointError as exc:
-            return SinkResult(request["name"], error=exc.message)
-        except (OSError, ValueError) as exc:
-            return SinkResult(request["name"], error=str(describe_failure(exc, self.config.openmetadata).message))
+        except (UserError, ApiError, OSError, ValueError) as exc:
+            return SinkResult(request["name"], error=self._failure(exc))
         return SinkResult(request["name"], self._outcome(request["name"]))
 
     def _all_failed(self, requests: list[dict[str, Any]], exc: BaseException) -> list[SinkResult]:
-        reason = describe_failure(exc, self.config.openmetadata).message
+        reason = self._failure(exc)
         return [SinkResult(r["name"], error=reason) for r in requests]
+
+    def _failure(self, exc: BaseException) -> str:
+        """Why a write did not get in, for each of its models: the HTTP status and the server's message,
+        or what cut the call short."""
+        if isinstance(exc, UserError):
+            return exc.message
+        if isinstance(exc, ApiError) and not exc.html and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+            return f"rejected by OpenMetadata (HTTP {exc.status}): {exc.message}"
+        return describe_failure(exc, self.config.openmetadata).message
 
     def mark_deleted(self, seen: set[str]) -> list[str]:
         """Soft-delete the service's models that the registry no longer lists; nothing if none are stale."""
@@ -206,8 +218,17 @@ class OpenMetadataSink:
             if exc.status != 404 or exc.html:
                 raise
         for entity in stale:  # an older server without deleteStale
-            self.client.delete(f"/mlmodels/{quote(entity.id)}", recursive="true", hardDelete="false")
+            self._delete_one(entity)
         return sorted(e.name for e in stale)
+
+    def _delete_one(self, entity: Existing) -> None:
+        """Soft-delete one model; a 404 means it is deleted already, e.g. by a retried call whose first
+        answer was lost."""
+        try:
+            self.client.delete(f"/mlmodels/{quote(entity.id)}", recursive="true", hardDelete="false")
+        except ApiError as exc:
+            if exc.status != 404 or exc.html:
+                raise
 
     def close(self, complete: bool) -> list[str]:
         self.client.close()
