@@ -124,6 +124,7 @@ class _Run:
             if finished:
                 self._mark_deleted(seen)
         finally:
+            source.close()
             for warning in self.sink.close(finished):
                 self._warn(self.sink.name, warning)
         summary = self._summary()
@@ -132,7 +133,7 @@ class _Run:
 
     def _source(self) -> MlflowSource:
         try:
-            return MlflowSource(self.config.mlflow, self.config.source.serviceName)
+            return MlflowSource(self.config.mlflow, self.config.source.serviceName, pool_size=self.workers)
         except Exception as exc:  # noqa: BLE001 - a bad URI or missing driver is the user's to fix
             raise EndpointError(f"cannot open MLflow at {redact_uri(self.config.mlflow.trackingUri)}: {short_reason(exc)}",
                                 hint="check trackingUri and registryUri") from None

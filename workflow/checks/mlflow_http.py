@@ -2,9 +2,7 @@
 and no retries; whether a server is MLflow at all; and why it refused a call."""
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..errors import EndpointError
+from ..mlflow_credentials import MlflowCredentials
 from ..redact import redact_uri
 from .network import READ_TIMEOUT_FACTOR, transport_failure
 from .steps import Outcome, passed
@@ -61,28 +60,6 @@ class MlflowHttp:
         if response.status_code == 200 and isinstance(data, dict):
             return data
         raise mlflow_refusal(response, data, what, self.credentials)
-
-
-@dataclass(frozen=True)
-class MlflowCredentials:
-    """MLflow's client settings from the environment, as its own REST client reads them."""
-
-    username: str | None
-    password: str | None
-    token: str | None
-    verify: bool | str
-    client_cert: str | None
-
-    @classmethod
-    def from_env(cls) -> "MlflowCredentials":
-        env = os.environ
-        verify: bool | str = True
-        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
-            verify = False
-        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
-            verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
-        return cls(env.get("MLFLOW_TRACKING_USERNAME") or None, env.get("MLFLOW_TRACKING_PASSWORD") or None,
-                   env.get("MLFLOW_TRACKING_TOKEN") or None, verify, env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None)
 
 
 def mlflow_transport_failure(exc: BaseException, url: str) -> EndpointError:
