@@ -2,20 +2,23 @@
 
 Each step is printed as it completes (a table on a terminal, plain lines otherwise); `--json` prints
 one document at the end instead. Exit codes: 0 every mandatory step passed, 1 a check failed,
-2 bad usage or config.
+2 bad usage or config, 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM: the checks only read, so a
+signal stops them at once.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict
 from typing import TextIO
 
 from .checks import CheckReport, CheckStep, run_checks
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, quiet_libraries
+from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, raise_interrupted, \
+    stop_signals
 from .errors import UserError
 from .loader import load_workflow
 from .stored_connection import with_stored_connection
@@ -39,15 +42,16 @@ def main(argv: list[str], prog: str = "metadata test-connection") -> int:
     view = JsonView(sys.stdout) if args.json else (TableView(sys.stdout) if sys.stdout.isatty() else LineView(sys.stdout))
     started = time.monotonic()
     try:
-        config = with_stored_connection(config, timeout=args.timeout)
-        view.start()
-        report = run_checks(config, timeout=args.timeout, on_step=view.step)
+        with stop_signals(raise_interrupted):
+            config = with_stored_connection(config, timeout=args.timeout)
+            view.start()
+            report = run_checks(config, timeout=args.timeout, on_step=view.step)
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\nCancelled.", file=sys.stderr)
-        return EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        print("\nCancelled: the checks were stopped before they finished.", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Interrupted) else exit_code_for(signal.SIGINT)
     view.finish(report, time.monotonic() - started)
     return EXIT_OK if report.ok else EXIT_FAILED
 

@@ -1,22 +1,27 @@
 """`metadata`: the headless face. Parses arguments, calls the engine, renders its events.
 
-Exit codes: 0 success, 1 the workflow or a check failed, 2 bad usage or config. Nothing heavy is
-imported at start-up: mlflow loads only when a run starts, Textual only for `metadata tui`.
+Exit codes: 0 success, 1 the workflow or a check failed, 2 bad usage or config, 128 + the signal when
+stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM), as shells and schedulers expect. Nothing
+heavy is imported at start-up: mlflow loads only when a run starts, Textual only for `metadata tui`.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
 import threading
 import time
 import warnings
-from typing import TextIO
+from contextlib import contextmanager, suppress
+from typing import Callable, Iterator, TextIO
 
 from .errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:  # a signal before (or outside) a command's own handling of it
+        print("\nCancelled.", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Interrupted) else exit_code_for(signal.SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,15 +76,16 @@ PLUGGED_HELP = {
 def _ingest(args: argparse.Namespace) -> int:
     from .loader import load_workflow
     from .redact import secret_values
-    from .runner import ChecksFailed, run_workflow
+    from .runner import run_workflow
 
     config = load_workflow(args.config).config
     quiet_libraries()
     out = Printer(sys.stdout, secret_values(config))
     view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
     cancel = threading.Event()
+    stop = StopRequests(cancel, view.counts)
     result: dict[str, object] = {}
-    finished = threading.Event()  # not Thread.join: a Ctrl-C inside join() can leave it returning early
+    finished = threading.Event()  # not Thread.join: a signal inside join() can leave it returning early
 
     def work() -> None:
         try:
@@ -86,17 +95,17 @@ def _ingest(args: argparse.Namespace) -> int:
         finally:
             finished.set()
 
-    threading.Thread(target=work, name="run", daemon=True).start()
-    try:
+    with stop_signals(stop):
+        threading.Thread(target=work, name="run", daemon=True).start()
         while not finished.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        cancel.set()
-        out.line("\nCancelling: finishing the models in flight, then stopping (Ctrl-C again to quit at once)")
-        try:
-            finished.wait()
-        except KeyboardInterrupt:
-            return EXIT_FAILED
+        return stop.exit_code(_report(result, config, out, view))
+
+
+def _report(result: dict[str, object], config, out: "Printer", view: "ProgressView") -> int:  # noqa: ANN001
+    """Print how the run ended and return its exit code (before any signal's code replaces it)."""
+    from .runner import ChecksFailed
+
     error = result.get("error")
     if isinstance(error, ChecksFailed) and error.report is not None:
         _print_failed_checks(error.report, out)
@@ -107,7 +116,7 @@ def _ingest(args: argparse.Namespace) -> int:
     if error is not None:
         raise error  # a bug, not a user mistake: keep its traceback
     summary = result["summary"]
-    out.summary(summary, config)  # type: ignore[arg-type]
+    out.summary(summary, config, total=view.total)  # type: ignore[arg-type]
     return summary.exit_code  # type: ignore[union-attr]
 
 
@@ -143,10 +152,10 @@ class Printer:
         target = stream or self.stream
         print(scrub(text, self.secrets), file=target, flush=True)
 
-    def summary(self, summary, config) -> None:  # noqa: ANN001 - RunSummary, Workflow
+    def summary(self, summary, config, total: int | None = None) -> None:  # noqa: ANN001 - RunSummary, Workflow
         from .render import summary_lines
 
-        for text in summary_lines(summary, config):
+        for text in summary_lines(summary, config, total=total):
             self.line(text)
 
 
@@ -196,8 +205,12 @@ class ProgressView:
         self._progress()
 
     def _text(self) -> str:
+        return f"  {self.counts()}"
+
+    def counts(self) -> str:
+        """How far the run got, e.g. "12/40 models handled, 1 failed"."""
         of = f"/{self.total}" if self.total is not None else ""
-        return f"  {self.done}{of} models handled, {self.failed} failed"
+        return f"{self.done}{of} models handled, {self.failed} failed"
 
     def _progress(self) -> None:
         now = time.monotonic()
@@ -211,6 +224,95 @@ class ProgressView:
     def _clear(self) -> None:
         if self.out.tty:
             self.out.stream.write("\r\033[K")
+
+
+# ------------------------------------------------------------------------------------------ signals
+
+
+def exit_code_for(signum: int) -> int:
+    """The shell's convention for "stopped by a signal": 128 + its number (130 SIGINT, 143 SIGTERM)."""
+    return 128 + signum
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM turned into an exception (see `raise_interrupted`), carrying its exit code.
+
+    A KeyboardInterrupt, so that `except Exception` in libraries lets it through, as it does Ctrl-C.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.signum)
+
+
+def raise_interrupted(signum: int, frame: object) -> None:
+    """A handler for commands that have nothing to finish (test-connection): stop where we are."""
+    raise Interrupted(signum)
+
+
+@contextmanager
+def stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `handler` inside the block; the previous handlers come back after.
+
+    Without this SIGTERM (what schedulers, `timeout` and `kill` send) ends the process on the spot,
+    with no summary. Signals can only be handled in the main thread, so elsewhere nothing changes,
+    and a signal that was ignored when we started (a `nohup` or background job) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class StopRequests:
+    """How `metadata ingest` takes SIGINT and SIGTERM: the first cancels the run, a second quits at once.
+
+    The first sets `cancel`: the run thread finishes the models in flight and returns a summary of
+    what was done. A second means "do not wait": the process ends there. Either is acknowledged at
+    once, written straight to the file descriptor: a handler runs in the main thread between two
+    bytecodes, maybe inside a print, where re-entering the buffered stream would fail. (Setting
+    `cancel` is safe: the main thread never holds its lock, it waits on another event.)
+    """
+
+    def __init__(self, cancel: threading.Event, progress: Callable[[], str]):
+        self.cancel = cancel
+        self.progress = progress
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            self._say(f"Quit at once on a second {_name(signum)} after {self.progress()}: the models in flight "
+                      "were dropped and nothing was marked deleted.")
+            os._exit(exit_code_for(signum))
+        self.signum = signum
+        self.cancel.set()
+        again = "Ctrl-C" if signum == signal.SIGINT else _name(signum)
+        by = "" if signum == signal.SIGINT else f" on {_name(signum)}"
+        self._say(f"Cancelling{by}: finishing the models in flight, then stopping ({again} again to quit at once)")
+
+    def exit_code(self, code: int) -> int:
+        """The run's own exit code, unless a signal stopped it."""
+        return code if self.signum is None else exit_code_for(self.signum)
+
+    @staticmethod
+    def _say(text: str) -> None:
+        with suppress(OSError, ValueError):  # no usable stdout: the summary still tells
+            os.write(sys.stdout.fileno(), f"\n{text}\n".encode())
+
+
+def _name(signum: int) -> str:
+    return signal.Signals(signum).name
 
 
 if __name__ == "__main__":

@@ -2,11 +2,17 @@
 
 Secrets are written one of three ways: inline (the file is then created with mode 0600), as the
 `${VAR}` reference they were loaded from or that the user chose, or masked (for previews).
+
+Files are replaced atomically (`write_text_atomic`): a full disk or a read-only folder leaves the old
+file as it was, and the error says so.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from contextlib import suppress
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -74,8 +80,42 @@ def write_workflow(
     return target
 
 
+@dataclass
+class WriteFailed(UserError):
+    """Writing a file failed (disk full, read-only folder, ...); the file that was there is untouched."""
+
+    exit_code: int = 1
+
+
+# What to do about the usual causes; anything else is reported with its cause alone.
+_REMEDIES = {
+    errno.ENOSPC: "free some disk space, then write again",
+    errno.EDQUOT: "your disk quota is used up: free some space, then write again",
+    errno.EFBIG: "the file size limit (ulimit -f) is too low for this file",
+    errno.EACCES: "choose a folder you can write to, or change its permissions",
+    errno.EPERM: "choose a folder you can write to, or change its permissions",
+    errno.EROFS: "the folder is on a read-only file system: choose another one",
+}
+
+
 def write_text_atomic(target: Path, text: str, *, mode: int) -> None:
+    """Write `text` to a temp file beside `target`, sync it, then rename it over `target`.
+
+    A reader sees the old file or the new one, never a part: if anything fails before the rename, the
+    temp file is removed and `WriteFailed` names the file, the cause and says the old file is unchanged.
+    Failing to create the folder raises the plain `OSError` (there is no old file to speak of; callers
+    word it as a bad output folder).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    existed = target.exists()
+    try:
+        _replace(target, text, mode)
+    except OSError as exc:
+        raise _write_failed(target, exc, existed) from None
+    _sync_folder(target.parent)
+
+
+def _replace(target: Path, text: str, mode: int) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         os.fchmod(fd, mode)
@@ -85,8 +125,25 @@ def write_text_atomic(target: Path, text: str, *, mode: int) -> None:
             os.fsync(handle.fileno())
         os.replace(temp, target)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        with suppress(OSError):  # the write's own error is the one to report
+            os.unlink(temp)
         raise
+
+
+def _write_failed(target: Path, exc: OSError, existed: bool) -> WriteFailed:
+    kept = "the old file is unchanged" if existed else "no file was written"
+    cause = exc.strerror or str(exc)
+    return WriteFailed(f"cannot write {target}: {cause}; {kept}", hint=_REMEDIES.get(exc.errno or 0, ""))
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable, so a crash right after cannot bring the old file back."""
+    with suppress(OSError):  # some file systems cannot open or sync a folder; the file is written anyway
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _is_private(target: Path) -> bool:
