@@ -12,7 +12,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mlflow_server import seed_standard_models, start_mlflow_server  # noqa: E402
+from mlflow_server import seed_bulk_models, seed_standard_models, start_mlflow_server  # noqa: E402
 from om_standin import OpenMetadataStandIn  # noqa: E402
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -48,6 +48,22 @@ def mlflow_registry(tmp_path_factory: pytest.TempPathFactory):
     try:
         models = seed_standard_models(server.url)
         yield server, models
+    finally:
+        server.stop()
+
+
+FAULT_MODELS = 30
+
+
+@pytest.fixture(scope="session")
+def fault_registry(tmp_path_factory: pytest.TempPathFactory):
+    """(url, names) of a second real MLflow server with FAULT_MODELS plain models named fault-00000...,
+    for the fault tests, whose runs must last a few seconds. A server of its own, because the
+    session's registry must keep its exact seven models; shared by the fault files, which only read
+    it. Started only when a test asks for it."""
+    server = start_mlflow_server(tmp_path_factory.mktemp("faults-mlflow"))
+    try:
+        yield server.url, seed_bulk_models(server.url, FAULT_MODELS, prefix="fault-")
     finally:
         server.stop()
 

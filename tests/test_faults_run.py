@@ -2,47 +2,43 @@
 the file sink. Nothing already written may be lost, nothing may be marked deleted on a partial view.
 
 Everything here is real: `metadata ingest` runs in a subprocess and gets real SIGINT / SIGTERM; MLflow
-is a real `mlflow server` of this module's own, with enough models that a run lasts a few seconds
-(the session's registry must keep its exact seven models for the other files); a small reverse proxy
-in front of it makes MLflow hang or vanish on cue; the OpenMetadata stand-in's state is the judge.
+is a real `mlflow server` with enough models that a run lasts a few seconds (conftest's
+`fault_registry`: the session's registry must keep its exact seven models for the other files); the
+fault proxy of tests/mlflow_proxy.py in front of it makes MLflow hang or vanish on cue; the
+OpenMetadata stand-in's state is the judge.
 """
 from __future__ import annotations
 
-import http.client
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from conftest import seed_config
-from mlflow_server import seed_bulk_models, start_mlflow_server
+from mlflow_proxy import MlflowProxy
 from workflow import runner
 from workflow.cli import main
 from workflow.mlflow_source import MlflowSource
 
 SERVICE = "local_mlflow"
-MODELS = 30
 STALE = "retired-model"
+LATER_PAGE = re.compile(r"/registered-models/search\?.*page_token=")
+"""A request for the second or a later page of the registry listing."""
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """(url, names) of a real MLflow server holding MODELS plain models (about 150 ms each to ingest)."""
-    server = start_mlflow_server(tmp_path_factory.mktemp("faults-mlflow"))
-    try:
-        yield server.url, seed_bulk_models(server.url, MODELS, prefix="fault-")
-    finally:
-        server.stop()
+@pytest.fixture
+def registry(fault_registry):
+    """(url, names) of a real MLflow server holding 30 plain models (about 150 ms each to ingest)."""
+    return fault_registry
 
 
 def slow_config(mlflow_url: str, om_url: str, **changes) -> dict:
@@ -67,83 +63,6 @@ def ingest(path: Path, capsys) -> tuple[int, str]:
     code = main(["ingest", "-c", str(path)])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
-
-
-# -------------------------------------------------------------------------------- a flaky MLflow
-
-
-class FlakyMlflow:
-    """A reverse proxy in front of a real MLflow server that can fail the way networks do.
-
-    `cut_at_second_page`: it serves the first page of the registry listing, then, from the first
-    request for a later page on, drops connections unanswered: every request with "host" (the MLflow
-    host went down), only the listing's with "listing" (reading models still works).
-    `hang()`: from then on requests are held unanswered until the proxy stops (MLflow hangs).
-    """
-
-    def __init__(self, upstream: str, *, cut_at_second_page: str = ""):
-        self.upstream = urlsplit(upstream)
-        self.cut_at_second_page = cut_at_second_page
-        self.cut = False
-        self.hanging = threading.Event()
-        self.released = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
-        self.server.daemon_threads = True
-        self.server.proxy = self  # type: ignore[attr-defined]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def hang(self) -> None:
-        self.hanging.set()
-
-    def __enter__(self) -> "FlakyMlflow":
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def answers(self, path: str) -> bool:
-        if self.hanging.is_set():
-            self.released.wait(60)
-            return False
-        listing = "registered-models/search" in path
-        if self.cut_at_second_page and listing and "page_token=" in path:
-            self.cut = True
-        return not (self.cut and (self.cut_at_second_page == "host" or listing))
-
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        proxy: FlakyMlflow = self.server.proxy  # type: ignore[attr-defined]
-        if not proxy.answers(self.path):
-            self.close_connection = True  # closed with no answer: the client sees the connection drop
-            return
-        upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        upstream.request(self.command, self.path, body=body or None, headers=headers)
-        answer = upstream.getresponse()
-        data = answer.read()
-        upstream.close()
-        self.send_response(answer.status)
-        for key, value in answer.getheaders():
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_POST = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - stdlib signature
-        pass
 
 
 # ------------------------------------------------------------------------- a run in a subprocess
@@ -228,7 +147,7 @@ def test_a_signal_cancels_the_run_keeps_what_was_written_and_exits_128_plus_it(r
 def test_a_second_signal_quits_at_once_even_when_mlflow_hangs(registry, om, write_config):
     url, names = registry
     add_stale_model(om)
-    with FlakyMlflow(url) as mlflow, \
+    with MlflowProxy(url) as mlflow, \
             LiveRun("ingest", "-c", str(write_config(slow_config(mlflow.url, om.url))), "--workers", "1") as run:
         before = run.written(2)
         mlflow.hang()  # the models in flight now never finish: only quitting at once can end the run
@@ -250,7 +169,7 @@ def test_a_second_signal_quits_at_once_even_when_mlflow_hangs(registry, om, writ
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_test_connection_stops_at_once_on_a_signal(registry, om, write_config, signum, code):
     url, _ = registry
-    with FlakyMlflow(url) as mlflow:
+    with MlflowProxy(url) as mlflow:
         mlflow.hang()  # MLflow's checks wait for an answer; OpenMetadata's finish
         path = write_config(seed_config(mlflow.url, om.url))
         with LiveRun("test-connection", "-c", str(path), "--timeout", "10") as run:
@@ -279,23 +198,22 @@ def test_a_listing_cut_after_its_first_page_marks_nothing_deleted(registry, om, 
     for name in names:  # every model is already in OpenMetadata: a partial listing must not make them stale
         requests.put(f"{om.url}/v1/mlmodels", json={"name": name, "algorithm": "mlmodel", "service": SERVICE},
                      timeout=5).raise_for_status()
-    with FlakyMlflow(url, cut_at_second_page="host") as mlflow:
+    with MlflowProxy(url) as mlflow:
+        mlflow.go_down_at(LATER_PAGE)  # the MLflow host goes down when page 2 is asked for
         code, output = ingest(write_config(seed_config(mlflow.url, om.url)), capsys)
-        assert mlflow.cut
+        assert mlflow.went_down
     assert "listing the registered models failed" in output and "Traceback" not in output
     assert not om.requests_to("DELETE", "/v1/mlmodels/deleteStale")
     assert live_models(om) == set(names) | {STALE}
     assert code == 1, output
 
 
-@pytest.mark.xfail(strict=True, reason="workflow/runner.py counts a listing that stopped early as one failure among "
-                                       "the models: with enough of them done the run passes successThreshold and "
-                                       "exits 0, though the models of the later pages were never read")
 def test_a_listing_that_stops_early_fails_the_run(registry, om, paged, write_config, capsys):
     url, _ = registry
-    with FlakyMlflow(url, cut_at_second_page="listing") as mlflow:  # page 1's ten models are read fine
+    with MlflowProxy(url) as mlflow:  # page 1's ten models are read fine; later pages are never answered
+        cut = mlflow.inject(LATER_PAGE, "drop", times=None)
         code, output = ingest(write_config(seed_config(mlflow.url, om.url)), capsys)
-        assert mlflow.cut
+        assert cut.hits
     assert "listing the registered models failed" in output
     assert not om.requests_to("DELETE", "/v1/mlmodels/deleteStale")
     assert code == 1, output
@@ -340,8 +258,6 @@ def file_sink_run(registry, tmp_path, write_config, **changes) -> tuple[Path, Pa
     return write_config(config), out
 
 
-@pytest.mark.xfail(strict=True, reason="FileSink (workflow/sinks.py) replaces the good file with a truncated one "
-                                       "when its writes failed: the runner calls close(complete=True) anyway")
 def test_file_sink_on_a_full_disk_keeps_the_last_good_output(registry, tmp_path, write_config):
     path, out = file_sink_run(registry, tmp_path, write_config)
     done = ingest_with_size_limit(path, 3000)  # the ~10 kB of JSON Lines overflow the write buffer: write() fails
@@ -350,8 +266,6 @@ def test_file_sink_on_a_full_disk_keeps_the_last_good_output(registry, tmp_path,
     assert out.read_text() == '{"name": "earlier-good-output"}\n'
 
 
-@pytest.mark.xfail(strict=True, reason="FileSink.close (workflow/sinks.py) lets the flush's OSError escape: "
-                                       "a traceback, and the temp file is left behind")
 def test_file_sink_failing_at_its_last_flush_reports_it_and_leaves_no_temp_file(registry, tmp_path, write_config):
     path, out = file_sink_run(registry, tmp_path, write_config, **{
         "source.sourceConfig.config.mlModelFilterPattern": {"includes": ["fault-0000[0-4]"]}})

@@ -52,12 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="run a workflow: MLflow registered models into OpenMetadata")
     ingest.add_argument("-c", "--config", required=True, metavar="FILE", help="the workflow YAML file")
-    ingest.add_argument("--workers", type=int, default=8, help="models read from MLflow at once (default 8)")
+    ingest.add_argument("--workers", type=worker_count, default=8,
+                        help="models read from MLflow at once, 1 to 64 (default 8: about what a 2-worker "
+                             "mlflow server can serve; more only helps a bigger server)")
     ingest.set_defaults(handler=_ingest)
 
     for name, help_text in PLUGGED_HELP.items():
         commands.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def worker_count(text: str) -> int:
+    """A concurrency in 1..64: each worker holds a connection to MLflow, a shared server has few."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: use 1 to 64")
+    return value
 
 
 # Commands whose parsers live with their code (`main(argv, prog) -> exit code`), imported only when
@@ -182,7 +195,7 @@ class ProgressView:
             self.done += 1
             if self.verbose:
                 self._clear()
-                self.out.line(f"  {event.outcome:<9}{event.name}")
+                self.out.line(f"  {event.outcome:<10}{event.name}")
         elif isinstance(event, ev.ModelFiltered):
             self.done += 1
             if self.verbose:

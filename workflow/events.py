@@ -78,6 +78,9 @@ class RunSummary:
     raise_on_error: bool = True
     elapsed_seconds: float = 0.0
     cancelled: bool = False
+    incomplete: str = ""
+    """Why the run did not cover the whole registry (the listing broke off, MLflow stopped answering):
+    such a run fails whatever the success threshold, since the models it missed are not counted."""
 
     @property
     def success_percent(self) -> float:
@@ -91,7 +94,7 @@ class RunSummary:
 
     @property
     def succeeded(self) -> bool:
-        if self.cancelled:
+        if self.cancelled or self.incomplete:
             return False
         return not (self.raise_on_error and self.below_threshold)
 

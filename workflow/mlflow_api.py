@@ -22,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 
 from .mlflow_credentials import MlflowCredentials
 from .config import MlflowConnection
+from .deadline import within
 from .errors import short_reason
 
 API = "/api/2.0/mlflow"
@@ -32,6 +33,7 @@ RETRY_DELAYS = (0.5, 1.0)
 """A read that fails on the wire or with 429/5xx is tried again after these pauses: a restart or a
 busy moment of a shared server is absorbed, a server that is down is reported in about 2 s."""
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+HEALTH_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,12 @@ class RestRegistry:
         with self._client_lock:
             if self._client is None:
                 self._client = mlflow_client(self.base, self.base)
-        return download_mlmodel(self._client, self.base, version)
+        try:  # MLflow's client has its own timeouts and retries: hold it to this reader's
+            return within(self.timeout[1], lambda: _client_call(
+                lambda: download_mlmodel(self._client, self.base, version)))
+        except TimeoutError:
+            raise ReadError("MLflow did not answer in time to read the MLmodel file (read timeout)",
+                            unreachable=not self._healthy()) from None
 
     # ---------------------------------------------------------------------------------- calls
 
@@ -174,8 +181,11 @@ class RestRegistry:
             try:
                 response = self.session.get(self.base + path, params=params, timeout=self.timeout,
                                             allow_redirects=False, verify=self.session.verify)
+            except requests.ReadTimeout:  # not retried: the same call is likely to be as slow again
+                raise ReadError(f"MLflow did not answer in time to {what} (read timeout)",
+                                unreachable=not self._healthy()) from None
             except requests.RequestException as exc:
-                if delay is None or isinstance(exc, requests.ReadTimeout):  # stuck, not restarting
+                if delay is None:
                     raise ReadError(f"MLflow did not answer ({_transport_reason(exc)})", unreachable=True) from None
             else:
                 if response.status_code not in RETRY_STATUSES or delay is None:
@@ -183,6 +193,16 @@ class RestRegistry:
                 delay = max(delay, _retry_after(response))
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises on its last pass
+
+    def _healthy(self) -> bool:
+        """After one late answer: does the server still answer at all? One slow call fails only its
+        model; a server that is stuck fails the run at once instead of one timeout per model."""
+        try:
+            answer = self.session.get(self.base + "/health", timeout=(CONNECT_TIMEOUT, HEALTH_TIMEOUT),
+                                      verify=self.session.verify)
+        except requests.RequestException:
+            return False
+        return answer.status_code == 200
 
 
 def _version(v: dict[str, Any]) -> Version:
@@ -284,8 +304,7 @@ class ClientRegistry:
         pass
 
     def models_page(self, page_size: int, token: str | None) -> Page:
-        page = _client_call("list the registered models",
-                            lambda: self.client.search_registered_models(max_results=page_size, page_token=token))
+        page = _client_call(lambda: self.client.search_registered_models(max_results=page_size, page_token=token))
         models = [RegisteredModel(m.name, m.description or None, tuple(_client_version(v) for v in m.latest_versions or ()))
                   for m in page]
         return Page(models, page.token or None)
@@ -294,7 +313,7 @@ class ClientRegistry:
         escaped = name.replace("'", "\\'")
         token = None
         while True:
-            page = _client_call("list the versions", lambda: self.client.search_model_versions(
+            page = _client_call(lambda: self.client.search_model_versions(
                 filter_string=f"name='{escaped}'", page_token=token))
             yield from (_client_version(v) for v in page)
             token = page.token
@@ -302,11 +321,11 @@ class ClientRegistry:
                 return
 
     def run(self, run_id: str) -> Run:
-        run = _client_call(f"read run {run_id}", lambda: self.client.get_run(run_id))
+        run = _client_call(lambda: self.client.get_run(run_id))
         return Run(dict(run.data.params), dict(run.data.tags), run.info.artifact_uri)
 
     def mlmodel_text(self, version: Version) -> str:
-        return download_mlmodel(self.client, self.connection.trackingUri, version)
+        return _client_call(lambda: download_mlmodel(self.client, self.connection.trackingUri, version))
 
 
 def mlflow_client(tracking_uri: str, registry_uri: str) -> Any:
@@ -337,7 +356,7 @@ def _client_version(v: Any) -> Version:
     return Version(v.name, str(v.version), v.run_id or None, v.source or None)
 
 
-def _client_call(what: str, call: Any) -> Any:
+def _client_call(call: Any) -> Any:
     try:
         return call()
     except Exception as exc:  # noqa: BLE001 - MLflow raises many types; each becomes a ReadError

@@ -35,6 +35,8 @@ def summary_lines(summary: RunSummary, config: Workflow, *, total: int | None = 
 def verdict(summary: RunSummary, *, total: int | None = None) -> str:
     if summary.cancelled:
         return _cancelled(summary, total)
+    if summary.incomplete:
+        return f"FAILED: {summary.incomplete}"
     if summary.changed_nothing:
         return f"nothing changed: all {summary.processed} model(s) were already up to date"
     if not summary.failures:

@@ -51,6 +51,7 @@ class _Tally:
     unchanged: int = 0
     written: int = 0
     deleted: tuple[str, ...] = ()
+    incomplete: str = ""
     warnings: list[Issue] = field(default_factory=list)
     filtered: list[Issue] = field(default_factory=list)
     failures: list[Issue] = field(default_factory=list)
@@ -111,6 +112,8 @@ class _Run:
         self.started = time.monotonic()
 
     def execute(self) -> RunSummary:
+        if self.cancel.is_set():  # cancelled during the checks: do not even create the service
+            return self._finish()
         source = self._source()
         warnings = self.sink.open()
         self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
@@ -125,8 +128,23 @@ class _Run:
                 self._mark_deleted(seen)
         finally:
             source.close()
-            for warning in self.sink.close(finished):
-                self._warn(self.sink.name, warning)
+            self._close_sink(finished)
+        if source.unreachable:
+            self.tally.incomplete = (f"MLflow stopped answering during the run ({source.unreachable}); the models "
+                                     "reported 'not read' were not ingested: run again once MLflow is back")
+        return self._finish()
+
+    def _close_sink(self, finished: bool) -> None:
+        try:
+            warnings = self.sink.close(finished)
+        except UserError as exc:  # e.g. the file sink's disk filled up: what it took is not kept
+            self._fail(self.sink.name, exc.message)
+            self.tally.incomplete = exc.message
+            return
+        for warning in warnings:
+            self._warn(self.sink.name, warning)
+
+    def _finish(self) -> RunSummary:
         summary = self._summary()
         self.emit(RunFinished(summary))
         return summary
@@ -155,6 +173,8 @@ class _Run:
 
             def drain(block_until: int) -> None:
                 """Collect finished builds and writes until fewer than `block_until` builds are pending."""
+                if self.cancel.is_set():
+                    self._drop_queued(builds)
                 while (builds and len(builds) >= block_until) or len(writes) > MAX_PENDING_WRITES:
                     done, _ = wait(list(builds) + list(writes), return_when=FIRST_COMPLETED)
                     for future in done:
@@ -170,6 +190,7 @@ class _Run:
             try:
                 for model in source.iter_models():
                     if self.cancel.is_set():
+                        self._drop_queued(builds)
                         break
                     listed += 1
                     reason = filtered_reason(model.name, pattern)
@@ -184,7 +205,9 @@ class _Run:
                     complete = True
                     self.emit(TotalKnown(listed))
             except Exception as exc:  # noqa: BLE001 - a listing failure must not hide what was done
-                self._fail("MLflow registry", f"listing the registered models failed: {short_reason(exc)}")
+                reason = f"listing the registered models failed after {listed} models: {short_reason(exc)}"
+                self._fail("MLflow registry", reason)
+                self.tally.incomplete = f"{reason}; models after those were not read"
             drain(1)
             if batch:
                 writes.add(writers.submit(self._write, batch[:]))
@@ -193,6 +216,13 @@ class _Run:
         if complete and listed == 0:
             self._warn("MLflow registry", "the registry listed no models: it is empty, or the user cannot see them")
         return seen, complete and listed > 0
+
+    @staticmethod
+    def _drop_queued(builds: dict[Future[BuiltModel], str]) -> None:
+        """On cancel, the builds not started yet are dropped; the ones running finish and are sent."""
+        for future in list(builds):
+            if future.cancel():
+                del builds[future]
 
     def _built(self, name: str, future: Future[BuiltModel], batch: list[BuiltModel]) -> None:
         try:
@@ -255,4 +285,5 @@ class _Run:
             deleted=t.deleted, warnings=tuple(t.warnings), filtered=tuple(t.filtered), failures=tuple(t.failures),
             success_threshold=workflow.successThreshold, raise_on_error=workflow.raiseOnError,
             elapsed_seconds=time.monotonic() - self.started, cancelled=self.cancel.is_set(),
+            incomplete="" if self.cancel.is_set() else t.incomplete,
         )

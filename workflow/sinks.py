@@ -256,7 +256,11 @@ def _name_from_fqn(fqn: str, service: str) -> str:
 
 
 class FileSink:
-    """JSON Lines of the create requests, written to a temp file and renamed into place at the end."""
+    """JSON Lines of the create requests, written to a temp file and renamed into place at the end.
+
+    The file is replaced only by a run that completed and wrote every model: after a cancel, a
+    failed listing or a failed write (a full disk), the last good output stays as it was.
+    """
 
     name = "File sink"
     batch_size = 100
@@ -266,6 +270,7 @@ class FileSink:
         self._lock = threading.Lock()
         self._handle: Any = None
         self._temp: str | None = None
+        self._write_error: str | None = None
 
     def open(self) -> list[str]:
         try:
@@ -279,24 +284,43 @@ class FileSink:
 
     def write(self, batch: list[BuiltModel]) -> list[SinkResult]:
         with self._lock:
-            for built in batch:
-                request = dict(built.request)
-                request["sourceHash"] = source_hash(request)
-                self._handle.write(json.dumps(request, ensure_ascii=False) + "\n")
+            try:
+                for built in batch:
+                    request = dict(built.request)
+                    request["sourceHash"] = source_hash(request)
+                    self._handle.write(json.dumps(request, ensure_ascii=False) + "\n")
+            except OSError as exc:
+                self._write_error = exc.strerror or str(exc)
+                raise
         return [SinkResult(b.name, "written") for b in batch]
 
     def mark_deleted(self, seen: set[str]) -> list[str]:
         return []
 
     def close(self, complete: bool) -> list[str]:
-        """Replace the file only after a complete run: a failed or cancelled one keeps the last good output."""
+        """Put the new file in place, or drop it and say why the old one was kept (an error when the
+        models could not be written, a warning when the run did not complete)."""
         if self._handle is None:
             return []
-        self._handle.close()
-        self._handle = None
-        if not complete:
+        handle, self._handle = self._handle, None
+        problem = None if complete else "the run did not complete"
+        try:
+            handle.flush()
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            self._write_error = exc.strerror or str(exc)
+        finally:
+            try:
+                handle.close()
+            except OSError as exc:
+                self._write_error = self._write_error or exc.strerror or str(exc)
+        if problem or self._write_error:
             os.unlink(self._temp)
-            return [f"the run did not complete, so {self.path} was left as it was"]
+        if self._write_error:
+            raise EndpointError(f"writing {self.path} failed ({self._write_error}), so the file was left as it was",
+                                hint="free some space or choose another sink.config.filename, then run again")
+        if problem:
+            return [f"{problem}, so {self.path} was left as it was"]
         os.chmod(self._temp, 0o644)
         os.replace(self._temp, self.path)
         return []

@@ -77,7 +77,7 @@ class WriteStep(Step):
         try:
             written = write_workflow(target, config, references=references, overwrite=overwrite)
         except UserError as exc:
-            self.post_message(WriteResult(target, exists=target.exists() and not overwrite, error=exc.message))
+            self.post_message(WriteResult(target, exists=target.exists() and not overwrite, error=str(exc)))
             return
         except OSError as exc:
             self.post_message(WriteResult(target, error=f"cannot write {target}: {exc.strerror or exc}"))

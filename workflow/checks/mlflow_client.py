@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 import requests
 
+from ..deadline import within
 from ..errors import EndpointError, UserError
 from .mlflow_http import mlflow_transport_failure
 
@@ -70,24 +71,12 @@ class ClientStore:
 
 
 def _within(seconds: float, action: Callable[[], Any], what: str) -> Any:
-    """`action()` in a helper thread, given up after `seconds`: a database driver may wait minutes."""
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = action()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-            result["error"] = exc
-
-    worker = threading.Thread(target=run, name="check-mlflow-client", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
+    """`action()` under a deadline: a database driver may wait minutes."""
+    try:
+        return within(seconds, action)
+    except TimeoutError:
         raise EndpointError(f"{what}: no answer within {seconds:.0f} s (timeout)",
-                            hint="check that the store's server is reachable from here and not overloaded")
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
+                            hint="check that the store's server is reachable from here and not overloaded") from None
 
 
 def _client_failure(exc: BaseException, what: str, uri: str) -> EndpointError:
