@@ -195,6 +195,16 @@ def test_load_write_load_round_trips(text):
     assert "null" not in written
 
 
+def test_a_json_workflow_is_written_back_as_json(tmp_path):
+    """The official CLI parses a .json file with json: YAML in it would break that reader."""
+    source = tmp_path / "workflow.json"
+    source.write_text(json.dumps(yaml.safe_load(SEED_YAML)))
+    loaded = load_workflow(source)
+    write_workflow(source, loaded.config, references=loaded.references, overwrite=True)
+    assert json.loads(source.read_text()) == yaml.safe_load(SEED_YAML)
+    assert load_workflow(source).config == loaded.config
+
+
 def test_seed_is_written_back_byte_for_byte():
     assert to_yaml(parse_workflow(SEED_YAML, environ={}).config) == SEED_YAML
 

@@ -9,6 +9,7 @@ file as it was, and the error says so.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from contextlib import suppress
@@ -75,6 +76,8 @@ def write_workflow(
     if target.exists() and not overwrite:
         raise UserError(f"{target} already exists", hint="choose another path, or confirm overwriting it")
     text = to_yaml(config, references=references)
+    if target.suffix.lower() == ".json":  # the official CLI reads a .json file as JSON, not YAML
+        text = json.dumps(yaml.safe_load(text), indent=2, ensure_ascii=False) + "\n"
     private = has_inline_secret(config, references) or _is_private(target)
     write_text_atomic(target, text, mode=0o600 if private else 0o644)
     return target
