@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -204,3 +205,26 @@ def test_a_write_failing_every_time_fails_each_model_of_its_batch_with_the_reaso
     again = run(mlflow_url, om)
     assert again.failures == () and (again.unchanged if stored else again.created) == len(expected_models)
     assert_stored_once(om, expected_models)
+
+
+def test_openmetadata_restarting_mid_run_is_waited_for_and_nothing_is_lost(mlflow_url, expected_models, om):
+    """The server goes away at the bulk write and is back a moment later (a restart behind the same
+    address): the write meets a reset, then a refused port, and is sent again until it gets in."""
+    from mlflow_proxy import MlflowProxy
+
+    with MlflowProxy(om.root_url) as proxy:
+        proxy.go_down_at(BULK, nth=1)
+
+        def restart() -> None:  # back after the first retry (at 0.5 s) met a refused port
+            if proxy.wait_down(30):
+                time.sleep(0.8)
+                proxy.start()
+
+        restarter = threading.Thread(target=restart)
+        restarter.start()
+        summary = run_workflow(Workflow.model_validate(seed_config(mlflow_url, proxy.url + "/api")))
+        restarter.join()
+        arrivals = [(round(r.at, 2), r.path) for r in proxy.requests]
+        assert proxy.went_down and proxy.count(BULK) == 2, arrivals  # the reset one and the one that got in
+    assert summary.exit_code == 0 and not summary.failures, summary.failures
+    assert sorted(m["name"] for m in om.models.values()) == sorted(expected_models)

@@ -420,12 +420,12 @@ class OpenMetadataConnection(Strict):
         try:
             parts = urlsplit(value)
         except ValueError as exc:
-            raise InvalidValue(f"{value!r} is not an http(s) URL: {exc}", hint=example) from None
+            raise InvalidValue(f"{redact_uri(value)!r} is not an http(s) URL: {exc}", hint=example) from None
         if parts.scheme not in ("http", "https") or not parts.netloc:
             if _HOST_PORT.fullmatch(value):
-                raise InvalidValue(f"{value!r} is not an http(s) URL: it has no scheme",
-                                   hint=f"did you mean {'http://' + value!r}?")
-            raise InvalidValue(f"{value!r} is not an http(s) URL", hint=example)
+                raise InvalidValue(f"{redact_uri(value)!r} is not an http(s) URL: it has no scheme",
+                                   hint=f"did you mean {'http://' + redact_uri(value)!r}?")
+            raise InvalidValue(f"{redact_uri(value)!r} is not an http(s) URL", hint=example)
         return value.rstrip("/")
 
     @model_validator(mode="after")

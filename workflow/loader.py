@@ -190,11 +190,22 @@ def _parse_json(text: str) -> tuple[Any] | None:
         return None
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a value its constructors refuse (`2024-13-01`, a 13th month;
+    `!!float "abc"`) is a YAML error at the value's line, not a bare ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"invalid value: {exc}", node.start_mark) from None
+
+
 def _compose(text: str, filename: str | None, quiet: bool = False) -> tuple[yaml.Node | None, Any]:
     """Parse once: the node tree (for the lines of keys) and the data built from it."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # checks every character is printable: may raise already
+        loader = _Loader(text)  # checks every character is printable: may raise already
         node = loader.get_single_node()
         return node, (loader.construct_document(node) if node is not None else None)
     except yaml.YAMLError as exc:
@@ -236,6 +247,8 @@ def _yaml_error(exc: yaml.YAMLError, text: str, filename: str | None) -> ConfigE
         hint = "a workflow file holds one document: remove the second `---` and what follows, or merge them"
     elif "'\\t'" in message or "\\t" in (exc.problem or ""):
         hint = "YAML does not allow tabs for indentation: indent with spaces"
+    elif (exc.problem or "").startswith("invalid value"):
+        hint = "YAML read this as a date or number: put the value in quotes to keep it as text"
     problem = Problem("", message, hint, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
     return ConfigError("", problems=[problem], filename=filename)
 

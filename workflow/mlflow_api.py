@@ -79,17 +79,28 @@ class Registry(Protocol):
 
     def run(self, run_id: str) -> Run: ...
 
-    def mlmodel_text(self, version: Version) -> str: ...
+    def mlmodel_text(self, version: Version) -> str | None: ...
 
     def close(self) -> None: ...
 
 
 def registry_for(connection: MlflowConnection, *, pool_size: int = 8) -> Registry:
-    """The REST reader when both URIs are the same HTTP server, else MLflow's client."""
-    uri = connection.trackingUri
-    if uri.startswith(("http://", "https://")) and connection.effective_registry_uri == uri:
-        return RestRegistry(uri, pool_size=pool_size)
+    """The REST reader when both URIs are the same HTTP server, else MLflow's client (also when an
+    auth plugin of MLflow's is set: its requests must be signed by MLflow's own code)."""
+    uri = connection.trackingUri.rstrip("/")
+    same_server = connection.effective_registry_uri.rstrip("/") == uri
+    plugin_auth = any(os.environ.get(v) for v in ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4"))
+    if uri.startswith(("http://", "https://")) and same_server and not plugin_auth:
+        return RestRegistry(uri, pool_size=pool_size, read_timeout=_read_timeout())
     return ClientRegistry(connection)
+
+
+def _read_timeout() -> float:
+    """MLflow's own MLFLOW_HTTP_REQUEST_TIMEOUT when the user set it, else `READ_TIMEOUT`."""
+    try:
+        return float(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])
+    except (KeyError, ValueError):
+        return READ_TIMEOUT
 
 
 # ------------------------------------------------------------------------------------------- REST
@@ -104,6 +115,7 @@ class RestRegistry:
         self.session = _session(MlflowCredentials.from_env(), pool_size)
         self._client: Any = None  # MLflow's client, only for artifacts the server does not serve
         self._client_lock = threading.Lock()
+        self._artifacts_unserved = False
 
     def close(self) -> None:
         self.session.close()
@@ -121,10 +133,9 @@ class RestRegistry:
         return Page(models, data.get("next_page_token") or None)
 
     def versions(self, name: str) -> Iterator[Version]:
-        escaped = name.replace("'", "\\'")
         token = None
         while True:
-            params: dict[str, Any] = {"filter": f"name='{escaped}'", "max_results": 10000}
+            params: dict[str, Any] = {"filter": version_filter(name), "max_results": 10000}
             if token:
                 params["page_token"] = token
             data = self._json("/model-versions/search", "list the versions", params)
@@ -142,15 +153,22 @@ class RestRegistry:
             artifact_uri=(run.get("info") or {}).get("artifact_uri"),
         )
 
-    def mlmodel_text(self, version: Version) -> str:
-        """The MLmodel file, in one call: the server's `get-artifact` endpoint resolves the version's
-        source itself, which saves the logged-model lookup and the artifact listing. When the server
-        cannot serve it this way (an older MLflow, artifacts it does not proxy), MLflow's artifact
-        repositories fetch it from the store."""
-        params = {"name": version.name, "version": version.version, "path": "MLmodel"}
-        response = self._get("/model-versions/get-artifact", "read the MLmodel file", params)
-        if response.status_code == 200:
-            return response.text
+    def mlmodel_text(self, version: Version) -> str | None:
+        """The MLmodel file, None when the version has none. One call: the server's `get-artifact`
+        endpoint resolves the version's source itself, which saves the logged-model lookup and the
+        artifact listing. A server that cannot serve the file this way (an older MLflow, artifacts it
+        does not proxy) is not asked again: MLflow's artifact repositories read the store instead."""
+        if not self._artifacts_unserved:
+            params = {"name": version.name, "version": version.version, "path": "MLmodel"}
+            response = self._get("/model-versions/get-artifact", "read the MLmodel file", params)
+            if response.status_code == 200:
+                return response.text
+            if response.status_code == 404 and _error_code(response) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            self._artifacts_unserved = True
+        return self._mlmodel_through_client(version)
+
+    def _mlmodel_through_client(self, version: Version) -> str:
         with self._client_lock:
             if self._client is None:
                 self._client = mlflow_client(self.base, self.base)
@@ -185,8 +203,9 @@ class RestRegistry:
                 raise ReadError(f"MLflow did not answer in time to {what} (read timeout)",
                                 unreachable=not self._healthy()) from None
             except requests.RequestException as exc:
-                if delay is None:
-                    raise ReadError(f"MLflow did not answer ({_transport_reason(exc)})", unreachable=True) from None
+                if delay is None:  # one call MLflow keeps dropping fails its model; a dead server, the run
+                    raise ReadError(f"MLflow did not answer ({_transport_reason(exc)})",
+                                    unreachable=not self._healthy()) from None
             else:
                 if response.status_code not in RETRY_STATUSES or delay is None:
                     return response
@@ -205,8 +224,22 @@ class RestRegistry:
         return answer.status_code == 200
 
 
+def version_filter(name: str) -> str:
+    """MLflow's filter for one model's versions: its parser takes no backslash escapes, so a name
+    with an apostrophe goes in double quotes."""
+    return f'name="{name}"' if "'" in name else f"name='{name}'"
+
+
 def _version(v: dict[str, Any]) -> Version:
     return Version(v["name"], str(v["version"]), v.get("run_id") or None, v.get("source") or None)
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data.get("error_code") if isinstance(data, dict) else None
 
 
 def _retry_after(response: requests.Response) -> float:
@@ -310,11 +343,10 @@ class ClientRegistry:
         return Page(models, page.token or None)
 
     def versions(self, name: str) -> Iterator[Version]:
-        escaped = name.replace("'", "\\'")
         token = None
         while True:
             page = _client_call(lambda: self.client.search_model_versions(
-                filter_string=f"name='{escaped}'", page_token=token))
+                filter_string=version_filter(name), page_token=token))
             yield from (_client_version(v) for v in page)
             token = page.token
             if not token:
@@ -324,7 +356,7 @@ class ClientRegistry:
         run = _client_call(lambda: self.client.get_run(run_id))
         return Run(dict(run.data.params), dict(run.data.tags), run.info.artifact_uri)
 
-    def mlmodel_text(self, version: Version) -> str:
+    def mlmodel_text(self, version: Version) -> str | None:
         return _client_call(lambda: download_mlmodel(self.client, self.connection.trackingUri, version))
 
 

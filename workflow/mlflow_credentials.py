@@ -2,6 +2,7 @@
 the checks and the REST reader behave like `MlflowClient` would for the same environment."""
 from __future__ import annotations
 
+import configparser
 import os
 from dataclasses import dataclass
 
@@ -18,11 +19,24 @@ class MlflowCredentials:
 
     @classmethod
     def from_env(cls) -> "MlflowCredentials":
+        """The variables first, then `~/.mlflow/credentials` for the user and password, as MLflow does."""
         env = os.environ
         verify: bool | str = True
-        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("true", "1"):
             verify = False
         elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
             verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
-        return cls(env.get("MLFLOW_TRACKING_USERNAME") or None, env.get("MLFLOW_TRACKING_PASSWORD") or None,
+        file_user, file_password = _credentials_file()
+        return cls(env.get("MLFLOW_TRACKING_USERNAME") or file_user, env.get("MLFLOW_TRACKING_PASSWORD") or file_password,
                    env.get("MLFLOW_TRACKING_TOKEN") or None, verify, env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None)
+
+
+def _credentials_file() -> tuple[str | None, str | None]:
+    """The `[mlflow]` section of `~/.mlflow/credentials`, which `mlflow login` and users write."""
+    config = configparser.ConfigParser()
+    try:
+        config.read(os.path.expanduser("~/.mlflow/credentials"))
+    except configparser.Error:
+        return None, None
+    section = config["mlflow"] if config.has_section("mlflow") else {}
+    return section.get("mlflow_tracking_username") or None, section.get("mlflow_tracking_password") or None

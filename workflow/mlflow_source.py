@@ -93,12 +93,12 @@ class MlflowSource:
             if version.source:
                 request["mlStore"] = {"storage": version.source}
         else:
-            request.update(self._from_run(model.name, version, warnings))
+            request.update(self._from_run(version, warnings))
         request["service"] = self.service_name
         request["sourceUrl"] = f"{without_credentials(self.connection.trackingUri).rstrip('/')}/#/models/{model.name}"
         return BuiltModel(model.name, request, warnings)
 
-    def _from_run(self, name: str, version: Version, warnings: list[str]) -> dict[str, Any]:
+    def _from_run(self, version: Version, warnings: list[str]) -> dict[str, Any]:
         try:
             run = self._read(lambda: self.registry.run(version.run_id))
         except ReadError as exc:
@@ -151,7 +151,8 @@ class MlflowSource:
         return _features(inputs) or None
 
     def _inputs_from_mlmodel(self, version: Version) -> list[Any] | None:
-        mlmodel = yaml.safe_load(self._read(lambda: self.registry.mlmodel_text(version))) or {}
+        text = self._read(lambda: self.registry.mlmodel_text(version))
+        mlmodel = yaml.safe_load(text) if text is not None else None
         signature = (mlmodel if isinstance(mlmodel, dict) else {}).get("signature") or {}
         if not signature.get("inputs"):
             return None

@@ -138,8 +138,8 @@ class OpenMetadataClient:
                 response = self._send(method, url, body, params)
             except requests.RequestException as exc:
                 cause = lost_answer(exc, self.timeout[1])
-                if cause is None:
-                    raise
+                if cause is None or (attempt == MAX_ATTEMPTS and cause == REFUSED):
+                    raise  # never got in: `network_failure` words it (is the server running?)
                 if attempt == MAX_ATTEMPTS:
                     raise NoAnswer(method, url, cause, attempt) from exc
                 wait = retry_wait(attempt)
@@ -221,11 +221,19 @@ class OpenMetadataClient:
         return self._parse(response)
 
 
+REFUSED = "connection refused"
+
+
 def lost_answer(exc: requests.RequestException, read_timeout: float) -> str | None:
-    """What happened to a call that reached the server but got no complete answer, or None when it
-    never reached it (refused, DNS, TLS, connect timeout): a retry does not fix those, and the checks
-    before a run explain them."""
+    """What happened to a call that got no complete answer and is worth sending again, or None.
+
+    A read timeout or a reset may have hit a busy server; a refused connection during a run is a
+    server restarting (the checks before the run already refused a server that was not there).
+    DNS, TLS and connect timeouts are not retried: waiting does not fix them."""
     reason = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.exceptions.ConnectionError) and (
+            "Connection refused" in str(exc) or "Errno 111" in str(exc)):
+        return REFUSED
     if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
         return f"read timeout after {read_timeout:g} s"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or (

@@ -14,14 +14,20 @@ from pydantic import BaseModel, SecretStr
 MASK = "***"
 
 
+_USER_INFO = re.compile(r"(^|//)([^/@:\s]*):([^/@\s]*)@")
+"""`user:password@` at the start or after `//`: for text urlsplit cannot read (`host:port` without a
+scheme, a broken IPv6 literal), which an error message may still quote."""
+
+
 def redact_uri(uri: str) -> str:
     """Mask the password of a URI's user-info part; other URIs come back unchanged."""
     try:
         parts = urlsplit(uri)
+        password = parts.password
     except ValueError:
-        return uri
-    if parts.password is None:
-        return uri
+        return _USER_INFO.sub(rf"\1\2:{MASK}@", uri)
+    if password is None:
+        return _USER_INFO.sub(rf"\1\2:{MASK}@", uri) if "@" in uri else uri
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))

@@ -113,22 +113,24 @@ class _Run:
 
     def execute(self) -> RunSummary:
         if self.cancel.is_set():  # cancelled during the checks: do not even create the service
+            self._close_sink(False)
             return self._finish()
         source = self._source()
-        warnings = self.sink.open()
-        self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
-                             describe_sink(self.config)))
-        for warning in warnings:
-            self._warn(self.sink.name, warning)
         finished = False
         try:
+            warnings = self.sink.open()
+            self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
+                                 describe_sink(self.config)))
+            for warning in warnings:
+                self._warn(self.sink.name, warning)
             seen, complete = self._process(source)
             finished = complete and not self.cancel.is_set()
             if finished:
                 self._mark_deleted(seen)
         finally:
             source.close()
-            self._close_sink(finished)
+            # Models MLflow did not answer for are missing: the file sink keeps its last good output.
+            self._close_sink(finished and not source.unreachable)
         if source.unreachable:
             self.tally.incomplete = (f"MLflow stopped answering during the run ({source.unreachable}); the models "
                                      "reported 'not read' were not ingested: run again once MLflow is back")
