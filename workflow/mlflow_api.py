@@ -214,14 +214,15 @@ class RestRegistry:
         raise AssertionError("unreachable")  # the loop returns or raises on its last pass
 
     def _healthy(self) -> bool:
-        """After one late answer: does the server still answer at all? One slow call fails only its
-        model; a server that is stuck fails the run at once instead of one timeout per model."""
+        """After a call got no answer: does the server still answer at all (any status below 500:
+        a 401 is an answer)? A call that failed alone fails only its model; a server that is gone
+        or stuck fails the run at once instead of one timeout per model."""
         try:
             answer = self.session.get(self.base + "/health", timeout=(CONNECT_TIMEOUT, HEALTH_TIMEOUT),
                                       verify=self.session.verify)
         except requests.RequestException:
             return False
-        return answer.status_code == 200
+        return answer.status_code < 500
 
 
 def version_filter(name: str) -> str:
