@@ -228,3 +228,22 @@ def test_openmetadata_restarting_mid_run_is_waited_for_and_nothing_is_lost(mlflo
         assert proxy.went_down and proxy.count(BULK) == 2, arrivals  # the reset one and the one that got in
     assert summary.exit_code == 0 and not summary.failures, summary.failures
     assert sorted(m["name"] for m in om.models.values()) == sorted(expected_models)
+
+
+def test_a_stuck_openmetadata_fails_the_run_after_one_read_timeout_not_one_per_batch(
+        mlflow_url, expected_models, om, short_read_timeout):
+    """The server takes connections and never answers again: one timeout and a quick probe show it,
+    and every batch after that fails at once, with the reason, instead of waiting its own timeouts."""
+    from mlflow_proxy import MlflowProxy
+
+    with MlflowProxy(om.root_url) as proxy:
+        proxy.hang_at(BULK, nth=1)
+        started = time.monotonic()
+        summary = run_workflow(Workflow.model_validate(seed_config(
+            mlflow_url, proxy.url + "/api", **{"sink.config.bulk_sink_batch_size": 2})))
+        seconds = time.monotonic() - started
+    assert seconds < 0.5 + om_client.PROBE_TIMEOUT + 3  # one read timeout, one probe, the rest at once
+    assert summary.exit_code == 1 and summary.processed == 0
+    assert sorted(i.name for i in summary.failures) == sorted(expected_models)
+    assert all("read timeout after 0.5 s" in i.reason for i in summary.failures), summary.failures
+    assert om.models == {}

@@ -27,6 +27,7 @@ from .redact import redact_uri
 
 USER_AGENT = "mlflow-om-workflow"
 
+PROBE_TIMEOUT = 2.0
 READ_TIMEOUT = 60.0
 """Seconds to wait for an answer once connected, unless the caller sets its own: a bulk PUT of a
 thousand models on a busy server fits, and a stuck server fails its batch in minutes, not never."""
@@ -109,6 +110,9 @@ class OpenMetadataClient:
         self.session.mount("https://", adapter)
         self.session.verify = verify_setting(connection)
         self._refresh_lock = threading.Lock()
+        self.gone: str | None = None
+        """Why the server stopped answering, once a read timed out and a quick probe got no answer
+        either: later calls fail at once instead of each waiting out the read timeout."""
 
     def close(self) -> None:
         self.session.close()
@@ -131,6 +135,8 @@ class OpenMetadataClient:
         if method not in IDEMPOTENT_METHODS:
             raise ValueError(f"{method} is not safe to retry; this client sends only {sorted(IDEMPOTENT_METHODS)}")
         url = self.base + path
+        if self.gone:
+            raise NoAnswer(method, url, f"not sent, the server stopped answering ({self.gone})", 1)
         refreshed = False
         attempt = 1
         while True:
@@ -140,7 +146,9 @@ class OpenMetadataClient:
                 cause = lost_answer(exc, self.timeout[1])
                 if cause is None or (attempt == MAX_ATTEMPTS and cause == REFUSED):
                     raise  # never got in: `network_failure` words it (is the server running?)
-                if attempt == MAX_ATTEMPTS:
+                if cause.startswith("read timeout") and not self._answers():
+                    self.gone = cause  # stuck, not slow: this call and every later one fail now
+                if self.gone or attempt == MAX_ATTEMPTS:
                     raise NoAnswer(method, url, cause, attempt) from exc
                 wait = retry_wait(attempt)
             else:
@@ -167,6 +175,16 @@ class OpenMetadataClient:
             # Per call: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify.
             verify=self.session.verify,
         )
+
+    def _answers(self) -> bool:
+        """After a read timed out: does the server answer anything within a moment? A slow bulk
+        write is worth sending again; a stuck server is not."""
+        try:
+            self.session.get(self.base + "/system/version", timeout=(self.timeout[0], PROBE_TIMEOUT),
+                             verify=self.session.verify)
+        except requests.RequestException:
+            return False
+        return True
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
