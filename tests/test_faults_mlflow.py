@@ -23,7 +23,7 @@ import requests
 
 from conftest import seed_config
 from mlflow_proxy import MlflowProxy
-from workflow import mlflow_api
+from workflow import retry
 from workflow.cli import Printer, ProgressView
 from workflow.config import Workflow
 from workflow.events import ModelDone, ModelFailed
@@ -215,7 +215,7 @@ def test_a_model_mlflow_keeps_failing_is_reported_and_the_others_arrive(registry
     with MlflowProxy(url) as mlflow:
         fault = mlflow.inject(f"run_id={run_id_of(url, broken)}", "status", status=502, times=None)
         summary, events, _ = run(seed_config(mlflow.url, om.url, **TEN))
-        assert fault.hits == 1 + len(mlflow_api.RETRY_DELAYS)  # the read and its retries
+        assert fault.hits == retry.MAX_ATTEMPTS  # the read and its retries
     assert list(events.failed) == [broken]
     assert "HTTP 502" in events.failed[broken]
     assert live_models(om) == set(names[:10]) - {broken}

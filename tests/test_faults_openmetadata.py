@@ -20,7 +20,8 @@ from om_standin import SERVER_MANAGED_FIELDS, OpenMetadataStandIn
 from workflow import om_client
 from workflow.config import Workflow
 from workflow.events import RunSummary
-from workflow.om_client import RETRY_AFTER_CAP, retry_wait
+from workflow import retry
+from workflow.retry import RETRY_AFTER_CAP, retry_wait
 from workflow.runner import run_workflow
 
 SERVICE = "local_mlflow"
@@ -89,7 +90,7 @@ def test_a_write_answered_with_a_retryable_status_is_sent_again(
 
 
 def test_retry_after_is_honoured_up_to_a_cap(mlflow_url, expected_models, om, monkeypatch):
-    monkeypatch.setattr(om_client, "RETRY_AFTER_CAP", 0.8)
+    monkeypatch.setattr(retry, "RETRY_AFTER_CAP", 0.8)
     om.inject("PUT", BULK, status=503, retry_after=3600)
     summary = run(mlflow_url, om)
     assert summary.failures == ()

@@ -20,19 +20,16 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
-from .mlflow_credentials import MlflowCredentials
 from .config import MlflowConnection
 from .deadline import within
 from .errors import short_reason
+from .mlflow_credentials import MlflowCredentials
+from .retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
 
 API = "/api/2.0/mlflow"
 PAGE_SIZE = 1000  # MLflow's maximum for registered-model searches (its default is 100)
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 30.0
-RETRY_DELAYS = (0.5, 1.0)
-"""A read that fails on the wire or with 429/5xx is tried again after these pauses: a restart or a
-busy moment of a shared server is absorbed, a server that is down is reported in about 2 s."""
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 HEALTH_TIMEOUT = 2.0
 
 
@@ -194,8 +191,10 @@ class RestRegistry:
         raise ReadError(f"MLflow answered HTTP {response.status_code} to {what}")
 
     def _get(self, path: str, what: str, params: dict[str, Any]) -> requests.Response:
-        """One GET, tried again on a transport failure or 429/5xx (reads are safe to repeat)."""
-        for delay in (*RETRY_DELAYS, None):
+        """One GET, sent up to `MAX_ATTEMPTS` times on a transport failure or 429/5xx (reads are safe
+        to repeat): a restart or a busy moment of a shared server is absorbed."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            last = attempt == MAX_ATTEMPTS
             try:
                 response = self.session.get(self.base + path, params=params, timeout=self.timeout,
                                             allow_redirects=False, verify=self.session.verify)
@@ -203,14 +202,15 @@ class RestRegistry:
                 raise ReadError(f"MLflow did not answer in time to {what} (read timeout)",
                                 unreachable=not self._healthy()) from None
             except requests.RequestException as exc:
-                if delay is None:  # one call MLflow keeps dropping fails its model; a dead server, the run
+                if last:  # one call MLflow keeps dropping fails its model; a dead server, the run
                     raise ReadError(f"MLflow did not answer ({_transport_reason(exc)})",
                                     unreachable=not self._healthy()) from None
+                wait = retry_wait(attempt)
             else:
-                if response.status_code not in RETRY_STATUSES or delay is None:
+                if response.status_code not in RETRY_STATUSES or last:
                     return response
-                delay = max(delay, _retry_after(response))
-            time.sleep(delay)
+                wait = retry_wait(attempt, response.headers.get("Retry-After"))
+            time.sleep(wait)
         raise AssertionError("unreachable")  # the loop returns or raises on its last pass
 
     def _healthy(self) -> bool:
@@ -241,14 +241,6 @@ def _error_code(response: requests.Response) -> str | None:
     except ValueError:
         return None
     return data.get("error_code") if isinstance(data, dict) else None
-
-
-def _retry_after(response: requests.Response) -> float:
-    """The server's Retry-After in seconds, capped at 5 s so a throttled run still moves."""
-    try:
-        return min(5.0, float(response.headers.get("Retry-After", 0)))
-    except ValueError:
-        return 0.0
 
 
 def _transport_reason(exc: requests.RequestException) -> str:

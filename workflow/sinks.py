@@ -5,7 +5,7 @@ model. The OpenMetadata sink compares each model's hash with what the server alr
 re-run over an unchanged registry sends nothing and says so.
 
 Nothing is lost quietly: the client retries what the server may answer better next time (see
-`om_client.RETRY_STATUSES`), a model the bulk answer rejects is sent once more on its own, and every
+`retry.RETRY_STATUSES`), a model the bulk answer rejects is sent once more on its own, and every
 model that still did not get in is a `SinkResult` with the HTTP status and the server's message, or
 the timeout or reset that cut the call. Every write is a create-or-update by FQN, so a retry of a
 write that did land updates the model instead of adding another.
