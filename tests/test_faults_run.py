@@ -166,6 +166,26 @@ def test_a_second_signal_quits_at_once_even_when_mlflow_hangs(registry, om, writ
     assert STALE in live_models(om) and not om.requests_to("DELETE", "/v1/mlmodels/deleteStale")
 
 
+def test_a_second_signal_leaves_the_file_sinks_last_output_and_no_temp_file(registry, tmp_path, write_config):
+    url, _ = registry
+    out = tmp_path / "out" / "models.jsonl"
+    out.parent.mkdir()
+    out.write_text('{"name": "earlier-good-output"}\n')
+    with MlflowProxy(url) as mlflow:
+        mlflow.hang_at("/api/2.0/mlflow/runs/get", nth=1)  # the checks pass; the first model read never ends
+        config = slow_config(mlflow.url, "http://127.0.0.1:9/api",
+                             sink={"type": "file", "config": {"filename": str(out)}})
+        with LiveRun("ingest", "-c", str(write_config(config)), "--workers", "1") as run:
+            run.wait_for(lambda line: line.startswith("Ingesting MLflow"))
+            run.process.send_signal(signal.SIGINT)
+            run.wait_for(lambda line: line.startswith("Cancelling"))
+            run.process.send_signal(signal.SIGINT)
+            assert run.finish() == 130, run.output
+    assert "Quit at once on a second SIGINT" in run.output and "Traceback" not in run.output
+    assert [p.name for p in out.parent.iterdir()] == ["models.jsonl"]  # the temp file went with the process
+    assert out.read_text() == '{"name": "earlier-good-output"}\n'
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_test_connection_stops_at_once_on_a_signal(registry, om, write_config, signum, code):
     url, _ = registry

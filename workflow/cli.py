@@ -307,6 +307,9 @@ class StopRequests:
         if self.signum is not None:
             self._say(f"Quit at once on a second {_name(signum)} after {self.progress()}: the models in flight "
                       "were dropped and nothing was marked deleted.")
+            sinks = sys.modules.get("workflow.sinks")  # loaded by the run; no import inside a handler
+            if sinks is not None:
+                sinks.discard_temp_files()
             os._exit(exit_code_for(signum))
         self.signum = signum
         self.cancel.set()

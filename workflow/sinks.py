@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -255,6 +256,17 @@ def _name_from_fqn(fqn: str, service: str) -> str:
 # -------------------------------------------------------------------------------------------- file
 
 
+OPEN_TEMP_FILES: set[str] = set()
+"""The file sinks' temp files not yet renamed or removed, for a process that must end at once."""
+
+
+def discard_temp_files() -> None:
+    """Remove the temp files of file sinks still open: a run quit at once leaves its output as it was."""
+    for path in list(OPEN_TEMP_FILES):
+        with suppress(OSError):
+            os.unlink(path)
+
+
 class FileSink:
     """JSON Lines of the create requests, written to a temp file and renamed into place at the end.
 
@@ -280,6 +292,7 @@ class FileSink:
             raise EndpointError(f"cannot write to {self.path}: {exc.strerror}",
                                 hint="choose a sink.config.filename in a folder you can write to") from None
         self._handle = os.fdopen(fd, "w", encoding="utf-8")
+        OPEN_TEMP_FILES.add(self._temp)
         return []
 
     def write(self, batch: list[BuiltModel]) -> list[SinkResult]:
@@ -314,6 +327,7 @@ class FileSink:
                 handle.close()
             except OSError as exc:
                 self._write_error = self._write_error or exc.strerror or str(exc)
+        OPEN_TEMP_FILES.discard(self._temp)
         if problem or self._write_error:
             os.unlink(self._temp)
         if self._write_error:
