@@ -91,7 +91,6 @@ class MlflowProxy:
         self._stopping: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._upstream = threading.local()
 
     # --------------------------------------------------------------------------------- lifecycle
 
@@ -220,12 +219,6 @@ class MlflowProxy:
                     return fault
         return None
 
-    def _session(self) -> requests.Session:
-        if not hasattr(self._upstream, "session"):
-            self._upstream.session = requests.Session()
-            self._upstream.session.headers["Connection"] = "close"
-        return self._upstream.session
-
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -281,8 +274,10 @@ class _Forwarder(BaseHTTPRequestHandler):
                          ({"Retry-After": before.retry_after} if before.retry_after else {}))
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS | {"host"}}
-        answer = proxy._session().request(self.command, proxy.target + self.path, data=body or None,
-                                          headers=headers, timeout=60, allow_redirects=False)
+        # A new connection for every request: a kept-alive one the server has just closed would be a
+        # fault of the proxy's own (a race the client cannot win), not one a test asked for.
+        answer = requests.request(self.command, proxy.target + self.path, data=body or None,
+                                  headers=headers | {"Connection": "close"}, timeout=60, allow_redirects=False)
         fault = proxy._fault_for(self.path, {"delay", "reset"})
         if fault and fault.kind == "delay":
             time.sleep(fault.seconds)
