@@ -108,3 +108,26 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def run_cancelled_when(config: dict[str, Any], ready: Callable[[], bool], **options: Any) -> tuple[Any, float]:
+    """`run_workflow` in a thread, cancelled (as Ctrl-C does) once `ready()` holds: the summary, and
+    how many seconds the run took to end after the cancel."""
+    import threading
+    import time
+
+    from workflow.config import Workflow
+    from workflow.runner import run_workflow
+
+    cancel, result = threading.Event(), {}
+    worker = threading.Thread(target=lambda: result.update(
+        summary=run_workflow(Workflow.model_validate(config), cancel=cancel, **options)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not ready() and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ready(), "the run never got to the moment the test cancels it at"
+    cancel.set()
+    asked = time.monotonic()
+    worker.join(60)
+    return result["summary"], time.monotonic() - asked

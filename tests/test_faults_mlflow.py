@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import seed_config
+from conftest import run_cancelled_when, seed_config
 from mlflow_proxy import MlflowProxy
 from workflow import retry
 from workflow.cli import Printer, ProgressView
@@ -188,6 +188,23 @@ def test_a_429_is_retried_after_the_retry_after_mlflow_asks_for(registry, om):
     assert live_models(om) == set(names[:10])
 
 
+def test_a_cancel_while_a_read_waits_out_a_retry_after_ends_the_run_at_once(registry, om):
+    """Ctrl-C while MLflow has asked for a read to come back in 10 s: the run ends now, the read is
+    not sent again, and nothing more is sent to OpenMetadata."""
+    url, names = registry
+    with MlflowProxy(url) as mlflow:
+        fault = mlflow.inject(RUNS_GET, "status", status=429, retry_after="10", times=None)
+        summary, seconds = run_cancelled_when(seed_config(mlflow.url, om.url, **TEN), lambda: fault.hits,
+                                              workers=1)
+        assert mlflow.count(RUNS_GET) == 1, "\n".join(f"{r.at:.2f} {r.path}" for r in mlflow.requests)
+    assert seconds < 5, seconds
+    assert summary.cancelled and summary.exit_code != 0 and summary.processed == 0
+    run_id = run_id_of(url, names[0])
+    assert [(f.name, f.reason) for f in summary.failures] == [
+        (names[0], f"cannot read run {run_id} of version 1: MLflow answered HTTP 429 to read run {run_id}")]
+    assert live_models(om) == set()
+
+
 def test_mlflow_restarting_within_the_retry_window_costs_nothing(registry, om):
     url, names = registry
     with MlflowProxy(url) as mlflow:
@@ -315,7 +332,7 @@ def test_models_without_an_mlmodel_file_cost_two_calls_and_never_import_mlflow(r
     script = tmp_path / "run.py"
     script.write_text(f"""
 import sys
-from conftest import seed_config
+from conftest import run_cancelled_when, seed_config
 from workflow.config import Workflow
 from workflow.runner import run_workflow
 summary = run_workflow(Workflow.model_validate(seed_config({url!r}, {om.url!r}, **{TEN!r})))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import seed_config
+from conftest import run_cancelled_when, seed_config
 from om_standin import SERVER_MANAGED_FIELDS, OpenMetadataStandIn
 from workflow import om_client
 from workflow.config import Workflow
@@ -206,6 +206,18 @@ def test_a_write_failing_every_time_fails_each_model_of_its_batch_with_the_reaso
     again = run(mlflow_url, om)
     assert again.failures == () and (again.unchanged if stored else again.created) == len(expected_models)
     assert_stored_once(om, expected_models)
+
+
+def test_a_cancel_while_a_write_waits_out_a_retry_after_ends_the_run_at_once(mlflow_url, expected_models, om):
+    """Ctrl-C while OpenMetadata has asked the bulk write to come back in 10 s: the run ends now, the
+    write is not sent again, and the batch's models fail with the server's answer."""
+    om.inject("PUT", BULK, status=429, message="slow down", retry_after=RETRY_AFTER_CAP, times=None)
+    summary, seconds = run_cancelled_when(seed_config(mlflow_url, om.url), lambda: om.requests_to("PUT", BULK))
+    assert seconds < RETRY_AFTER_CAP / 2, seconds
+    assert summary.cancelled and summary.exit_code != 0 and len(om.requests_to("PUT", BULK)) == 1
+    assert sorted(f.name for f in summary.failures) == sorted(expected_models)
+    assert {f.reason for f in summary.failures} == {"OpenMetadata is limiting the request rate (HTTP 429): slow down"}
+    assert om.models == {}
 
 
 def test_openmetadata_restarting_mid_run_is_waited_for_and_nothing_is_lost(mlflow_url, expected_models, om):

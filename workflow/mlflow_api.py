@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
@@ -81,14 +80,15 @@ class Registry(Protocol):
     def close(self) -> None: ...
 
 
-def registry_for(connection: MlflowConnection, *, pool_size: int = 8) -> Registry:
+def registry_for(connection: MlflowConnection, *, pool_size: int = 8,
+                 stop: threading.Event | None = None) -> Registry:
     """The REST reader when both URIs are the same HTTP server, else MLflow's client (also when an
     auth plugin of MLflow's is set: its requests must be signed by MLflow's own code)."""
     uri = connection.trackingUri.rstrip("/")
     same_server = connection.effective_registry_uri.rstrip("/") == uri
     plugin_auth = any(os.environ.get(v) for v in ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4"))
     if uri.startswith(("http://", "https://")) and same_server and not plugin_auth:
-        return RestRegistry(uri, pool_size=pool_size, read_timeout=_read_timeout())
+        return RestRegistry(uri, pool_size=pool_size, read_timeout=_read_timeout(), stop=stop)
     return ClientRegistry(connection)
 
 
@@ -106,8 +106,11 @@ def _read_timeout() -> float:
 class RestRegistry:
     """GETs against an MLflow tracking server, with MLflow's own credential and TLS variables."""
 
-    def __init__(self, base: str, *, pool_size: int = 8, read_timeout: float = READ_TIMEOUT):
+    def __init__(self, base: str, *, pool_size: int = 8, read_timeout: float = READ_TIMEOUT,
+                 stop: threading.Event | None = None):
         self.base = base.rstrip("/")
+        self.stop = stop or threading.Event()
+        """Set when the run is cancelled: a read waiting to be sent again gives up at once."""
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
         self.session = _session(MlflowCredentials.from_env(), pool_size)
         self._client: Any = None  # MLflow's client, only for artifacts the server does not serve
@@ -192,7 +195,8 @@ class RestRegistry:
 
     def _get(self, path: str, what: str, params: dict[str, Any]) -> requests.Response:
         """One GET, sent up to `MAX_ATTEMPTS` times on a transport failure or 429/5xx (reads are safe
-        to repeat): a restart or a busy moment of a shared server is absorbed."""
+        to repeat): a restart or a busy moment of a shared server is absorbed. A cancel (`stop`) during
+        a wait ends it with the failure or answer the read last got."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last = attempt == MAX_ATTEMPTS
             try:
@@ -205,12 +209,13 @@ class RestRegistry:
                 if last:  # one call MLflow keeps dropping fails its model; a dead server, the run
                     raise ReadError(f"MLflow did not answer ({_transport_reason(exc)})",
                                     unreachable=not self._healthy()) from None
-                wait = retry_wait(attempt)
+                if self.stop.wait(retry_wait(attempt)):
+                    raise ReadError(f"MLflow did not answer ({_transport_reason(exc)}); "
+                                    "not sent again, the run was cancelled") from None
             else:
-                if response.status_code not in RETRY_STATUSES or last:
+                if (response.status_code not in RETRY_STATUSES or last
+                        or self.stop.wait(retry_wait(attempt, response.headers.get("Retry-After")))):
                     return response
-                wait = retry_wait(attempt, response.headers.get("Retry-After"))
-            time.sleep(wait)
         raise AssertionError("unreachable")  # the loop returns or raises on its last pass
 
     def _healthy(self) -> bool:

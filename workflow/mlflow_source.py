@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -39,11 +40,11 @@ class BuiltModel:
 
 class MlflowSource:
     def __init__(self, connection: MlflowConnection, service_name: str, *, page_size: int = PAGE_SIZE,
-                 pool_size: int = 8):
+                 pool_size: int = 8, stop: threading.Event | None = None):
         self.connection = connection
         self.service_name = service_name
         self.page_size = page_size
-        self.registry: Registry = registry_for(connection, pool_size=pool_size)
+        self.registry: Registry = registry_for(connection, pool_size=pool_size, stop=stop)
         self.unreachable: str | None = None
         """Why MLflow stopped answering, once it has; the runner then stops handing out work."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -83,8 +82,11 @@ class OpenMetadataClient:
         read_timeout: float | None = None,
         pool_size: int = 8,
         auth: Authenticator | None = None,
+        stop: threading.Event | None = None,
     ):
         self.connection = connection
+        self.stop = stop or threading.Event()
+        """Set when the run is cancelled: a call waiting to be sent again gives up at once."""
         self.base = connection.hostPort.rstrip("/") + "/v1"
         self.timeout = (connect_timeout, READ_TIMEOUT if read_timeout is None else read_timeout)
         self.auth = auth or authenticator_for(connection)
@@ -115,7 +117,8 @@ class OpenMetadataClient:
     def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         """One call, sent up to `MAX_ATTEMPTS` times while the server answers one of `RETRY_STATUSES`
         or the answer is lost (see `lost_answer`), waiting `retry_wait` in between; and, on a 401,
-        sent once more with a freshly fetched token."""
+        sent once more with a freshly fetched token. A cancel (`stop`) during a wait ends it: the call
+        fails with the answer it last got."""
         if method not in IDEMPOTENT_METHODS:
             raise ValueError(f"{method} is not safe to retry; this client sends only {sorted(IDEMPOTENT_METHODS)}")
         url = self.base + path
@@ -132,19 +135,17 @@ class OpenMetadataClient:
                     raise  # never got in: `network_failure` words it (is the server running?)
                 if cause.startswith("read timeout") and not self._answers():
                     self.gone = cause  # stuck, not slow: this call and every later one fail now
-                if self.gone or attempt == MAX_ATTEMPTS:
+                if self.gone or attempt == MAX_ATTEMPTS or self.stop.wait(retry_wait(attempt)):
                     raise NoAnswer(method, url, cause, attempt) from exc
-                wait = retry_wait(attempt)
             else:
                 if response.status_code == 401 and not refreshed:
                     refreshed = True
                     with self._refresh_lock:
                         self.auth.invalidate()
                     continue  # the same attempt, with a new token
-                if response.status_code not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
+                if (response.status_code not in RETRY_STATUSES or attempt == MAX_ATTEMPTS
+                        or self.stop.wait(retry_wait(attempt, response.headers.get("Retry-After")))):
                     return self._parse(response, attempts=attempt)
-                wait = retry_wait(attempt, response.headers.get("Retry-After"))
-            time.sleep(wait)
             attempt += 1
 
     def _send(self, method: str, url: str, body: Any, params: dict[str, Any] | None) -> requests.Response:

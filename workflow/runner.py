@@ -32,6 +32,7 @@ from .events import (
     TotalKnown,
 )
 from .filters import filtered_reason
+from .mlflow_api import RegisteredModel
 from .mlflow_source import BuiltModel, MlflowSource, ModelError
 from .redact import redact_uri
 from .sinks import Sink, SinkResult, describe_sink, sink_for
@@ -90,7 +91,7 @@ def run_workflow(
         report = by_endpoint(list(iter_checks(config, auth=auth, cancel=cancel)))
         if not report.ok and not cancel.is_set():
             raise _checks_failed(report)
-    sink = sink_for(config, auth)
+    sink = sink_for(config, auth, stop=cancel)
     return _Run(config, on_event or (lambda event: None), cancel, workers, sink).execute()
 
 
@@ -153,7 +154,8 @@ class _Run:
 
     def _source(self) -> MlflowSource:
         try:
-            return MlflowSource(self.config.mlflow, self.config.source.serviceName, pool_size=self.workers)
+            return MlflowSource(self.config.mlflow, self.config.source.serviceName, pool_size=self.workers,
+                                stop=self.cancel)
         except Exception as exc:  # noqa: BLE001 - a bad URI or missing driver is the user's to fix
             raise EndpointError(f"cannot open MLflow at {redact_uri(self.config.mlflow.trackingUri)}: {short_reason(exc)}",
                                 hint="check trackingUri and registryUri") from None
@@ -167,7 +169,7 @@ class _Run:
         listed = 0
         complete = False
         window = self.workers * 4
-        builds: dict[Future[BuiltModel], str] = {}
+        builds: dict[Future[BuiltModel | None], str] = {}
         writes: set[Future[list[SinkResult]]] = set()
         batch: list[BuiltModel] = []
         with ThreadPoolExecutor(self.workers, thread_name_prefix="mlflow") as readers, \
@@ -201,7 +203,7 @@ class _Run:
                         self.emit(ModelFiltered(model.name, reason))
                         continue
                     seen.add(model.name)
-                    builds[readers.submit(source.build, model)] = model.name
+                    builds[readers.submit(self._build, source, model)] = model.name
                     drain(window)
                 else:
                     complete = True
@@ -220,13 +222,18 @@ class _Run:
         return seen, complete and listed > 0
 
     @staticmethod
-    def _drop_queued(builds: dict[Future[BuiltModel], str]) -> None:
+    def _drop_queued(builds: dict[Future[BuiltModel | None], str]) -> None:
         """On cancel, the builds not started yet are dropped; the ones running finish and are sent."""
         for future in list(builds):
             if future.cancel():
                 del builds[future]
 
-    def _built(self, name: str, future: Future[BuiltModel], batch: list[BuiltModel]) -> None:
+    def _build(self, source: MlflowSource, model: RegisteredModel) -> BuiltModel | None:
+        """None for a build that was queued before a cancel and reached a reader after it: it is
+        dropped like the queued ones, so no read starts once the user has cancelled."""
+        return None if self.cancel.is_set() else source.build(model)
+
+    def _built(self, name: str, future: Future[BuiltModel | None], batch: list[BuiltModel]) -> None:
         try:
             built = future.result()
         except ModelError as exc:
@@ -234,6 +241,8 @@ class _Run:
             return
         except Exception as exc:  # noqa: BLE001 - one model's surprise is that model's failure
             self._fail(name, f"unexpected error: {short_reason(exc)}")
+            return
+        if built is None:  # dropped by a cancel
             return
         for warning in built.warnings:
             self._warn(name, warning)

@@ -56,10 +56,11 @@ class Sink(Protocol):
     def close(self, complete: bool) -> list[str]: ...
 
 
-def sink_for(config: Workflow, auth: Authenticator | None = None) -> Sink:
+def sink_for(config: Workflow, auth: Authenticator | None = None, *, stop: threading.Event | None = None) -> Sink:
+    """The configured sink; `stop` (the run's cancel) cuts short its retry waits."""
     if isinstance(config.sink, FileSinkConfig):
         return FileSink(Path(config.sink.config.filename))
-    return OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth))
+    return OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=stop))
 
 
 def source_hash(request: dict[str, Any]) -> str:
