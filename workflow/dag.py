@@ -21,11 +21,11 @@ from string import Template
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from .errors import UserError
 from .loader import LoadedWorkflow, expand_string, load_workflow
-from .redact import uri_password
+from .redact import secret_fields, uri_password
 from .writer import to_yaml, write_text_atomic
 
 Path_ = tuple[Any, ...]
@@ -221,34 +221,25 @@ def embed_workflow(loaded: LoadedWorkflow) -> EmbeddedWorkflow:
     """The loaded file's `${VAR}` texts where it had them; a derived `${VAR}` for each inline secret."""
     references = dict(loaded.references)
     lifted: list[tuple[str, str]] = []
-    for path, name, text in _inline_secrets(loaded.config, (), loaded.references):
+    for path, name, text in _inline_secrets(loaded.config, loaded.references):
         references[path] = text
         lifted.append((".".join(path), name))
     text = to_yaml(loaded.config, references=references)
     return EmbeddedWorkflow(text, tuple(dict.fromkeys(_variable_names(text))), tuple(lifted))
 
 
-def _inline_secrets(model: BaseModel, path: Path_, references: dict[Path_, str]) -> Iterator[tuple[Path_, str, str]]:
+def _inline_secrets(model: BaseModel, references: dict[Path_, str]) -> Iterator[tuple[Path_, str, str]]:
     """Each secret that would be written as its value: (path, derived variable, text that refers to it).
 
-    Secrets are the `SecretStr` fields and passwords inside URIs. A referenced value is inline all
-    the same when its secret part holds no `${VAR}` (`mysql://u:pass@${DB_HOST}/db`).
+    A referenced value is inline all the same when its secret part holds no `${VAR}`
+    (`mysql://u:pass@${DB_HOST}/db`).
     """
-    for field in type(model).model_fields:
-        value = getattr(model, field)
-        here = path + (field,)
-        if isinstance(value, BaseModel):
-            yield from _inline_secrets(value, here, references)
-        elif isinstance(value, SecretStr):
-            if not _variable_names(references.get(here, value.get_secret_value())):
-                name = _variable_name(here)
-                yield here, name, f"${{{name}}}"
-        elif isinstance(value, str):
-            uri = references.get(here, value)
-            password = uri_password(uri)
-            if password and not _variable_names(password):
-                name = _variable_name(here, in_uri=True)
-                yield here, name, _with_password(uri, f"${{{name}}}")
+    for field in secret_fields(model):
+        text = references.get(field.path, field.text)
+        secret = uri_password(text) if field.in_uri else text
+        if secret is not None and not _variable_names(secret):
+            name = _variable_name(field.path, in_uri=field.in_uri)
+            yield field.path, name, _with_password(text, f"${{{name}}}") if field.in_uri else f"${{{name}}}"
 
 
 def _variable_name(path: Path_, *, in_uri: bool = False) -> str:

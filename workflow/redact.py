@@ -6,7 +6,8 @@ Two tools: `redact_uri` masks the password inside a URI (`mysql://user:***@host/
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
@@ -51,20 +52,34 @@ def uri_password(uri: str | None) -> str | None:
         return None
 
 
-def secret_values(model: BaseModel) -> list[str]:
-    """Every secret value in a config: SecretStr fields and passwords inside URI strings."""
-    found: list[str] = []
+@dataclass(frozen=True)
+class SecretField:
+    """A secret in a config and where it sits: a `SecretStr` field, or the password inside a URI."""
+
+    path: tuple[str, ...]
+    secret: str
+    in_uri: bool
+    text: str
+    """The field's value: the secret itself, or the URI holding it."""
+
+
+def secret_fields(model: BaseModel, path: tuple[str, ...] = ()) -> Iterator[SecretField]:
+    """Every secret a config holds, in field order; the one walk that masking, file modes and the
+    DAG's variables all rely on, so none of them can miss a kind of secret the others see."""
     for name in type(model).model_fields:
         value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            found += secret_values(value)
-        elif isinstance(value, str):
-            password = uri_password(value) if "://" in value else None
-            if password:
-                found.append(password)
-    return [v for v in found if v]
+        here = path + (name,)
+        if isinstance(value, BaseModel):
+            yield from secret_fields(value, here)
+        elif isinstance(value, SecretStr):
+            yield SecretField(here, value.get_secret_value(), False, value.get_secret_value())
+        elif isinstance(value, str) and "://" in value and (password := uri_password(value)):
+            yield SecretField(here, password, True, value)
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every non-empty secret value in a config, for `scrub`."""
+    return [field.secret for field in secret_fields(model) if field.secret]
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

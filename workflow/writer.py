@@ -23,7 +23,7 @@ from pydantic import BaseModel, SecretStr
 
 from .config import Workflow
 from .errors import UserError
-from .redact import redact_uri, uri_password
+from .redact import redact_uri, secret_fields, uri_password
 
 Path_ = tuple[Any, ...]
 
@@ -55,7 +55,7 @@ def to_yaml(config: Workflow, *, secrets: str = "inline", references: dict[Path_
 def has_inline_secret(config: Workflow, references: dict[Path_, str] | None = None) -> bool:
     """True when writing would put a secret value in the file (it then gets mode 0600)."""
     refs = references or {}
-    return any(path not in refs or _literal_password(refs[path]) for path in _secret_paths(config, ()))
+    return any(path not in refs or _literal_password(refs[path]) for path in (field.path for field in secret_fields(config)))
 
 
 def _literal_password(reference: str) -> bool:
@@ -193,13 +193,3 @@ def _literal(text: str) -> str:
     """A value as typed: `$` doubled, so loading does not take it for a variable reference."""
     return text.replace("$", "$$")
 
-
-def _secret_paths(model: BaseModel, path: Path_) -> list[Path_]:
-    found: list[Path_] = []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr) or (isinstance(value, str) and uri_password(value)):
-            found.append(path + (name,))
-        elif isinstance(value, BaseModel):
-            found += _secret_paths(value, path + (name,))
-    return found
