@@ -76,6 +76,32 @@ def test_validate_with_the_ca_file_verifies_openmetadata_and_the_token_endpoint(
     assert len(tokens.requests) == 1
 
 
+def test_a_private_ca_for_openmetadata_and_a_publicly_trusted_identity_provider_both_verify(
+        tls, other_ca, mlflow_url, expected_models, write_config, capsys, caplog, monkeypatch):
+    """caCertificate signed OpenMetadata's certificate; the identity provider's is signed by a CA of the
+    usual bundle (REQUESTS_CA_BUNDLE stands for it here). Each is verified, neither needs a merged file."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca.ca_file))
+    with tls_token_standin(other_ca) as tokens, \
+            OpenMetadataStandIn(token_validator=tokens.is_valid, ssl_context=tls.server_context()) as om:
+        config = workflow(mlflow_url, om, tokens, verifySSL="validate", sslConfig={"caCertificate": str(tls.ca_file)})
+        code, output = ingest(write_config(config), capsys, caplog, tokens)
+    assert code == 0, output
+    assert {m["name"] for m in om.models.values()} == set(expected_models)
+    assert len(tokens.requests) == 1
+
+
+def test_an_identity_provider_signed_by_neither_ca_fails_naming_both_places_to_trust(
+        tls, other_ca, mlflow_url, write_config, capsys, caplog):
+    with tls_token_standin(other_ca) as tokens, \
+            OpenMetadataStandIn(token_validator=tokens.is_valid, ssl_context=tls.server_context()) as om:
+        config = workflow(mlflow_url, om, tokens, verifySSL="validate", sslConfig={"caCertificate": str(tls.ca_file)})
+        code, output = ingest(write_config(config), capsys, caplog, tokens)
+    assert code == 1
+    assert f"TLS verification failed for the custom-oidc token endpoint at {tokens.url}" in output
+    assert "REQUESTS_CA_BUNDLE" in output and "sslConfig.caCertificate" in output
+    assert tokens.requests == [] and om.calls_beyond_probes() == []
+
+
 def test_without_the_ca_openmetadata_verification_fails_with_a_hint(tls, mlflow_url, write_config, capsys, caplog):
     with OpenMetadataStandIn(ssl_context=tls.server_context()) as om:
         code, output = ingest(write_config(workflow(mlflow_url, om, None)), capsys, caplog)

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -139,8 +141,11 @@ class TokenEndpoint:
     def post(self, form: dict[str, str], token_key: str = "access_token") -> Token:
         """POST the form (as RFC 6749 wants) and return the token in the answer's `token_key`."""
         try:
-            response = requests.post(self.url, data=form, headers={"Accept": "application/json"},
-                                     timeout=TIMEOUT, verify=self.verify, allow_redirects=False)
+            with requests.Session() as session:
+                if isinstance(self.verify, str):
+                    session.mount("https://", _AlsoUsualCAs())
+                response = session.post(self.url, data=form, headers={"Accept": "application/json"},
+                                        timeout=TIMEOUT, verify=self.verify, allow_redirects=False)
         except (requests.RequestException, OSError) as exc:
             raise self._unreachable(exc) from None
         answer = _json_object(response)
@@ -157,8 +162,8 @@ class TokenEndpoint:
         return redact_uri(self.url)
 
     def _unreachable(self, exc: BaseException) -> EndpointError:
-        tls_hint = ("the same verifySSL and sslConfig.caCertificate apply to OpenMetadata and to the token endpoint: "
-                    "use a CA file that signed both certificates, or verifySSL: ignore")
+        tls_hint = ("the token endpoint's certificate must be signed by a CA of the usual bundle (the system's, "
+                    "certifi's or REQUESTS_CA_BUNDLE) or by sslConfig.caCertificate (with verifySSL: validate)")
         error = network_failure(exc, f"the {self.provider} token endpoint", self._shown_url, tls_hint=tls_hint)
         error.message = scrub(error.message, self.secrets)
         error.hint = f"check {self.url_field}; {error.hint}" if error.hint else f"check {self.url_field}"
@@ -187,6 +192,22 @@ class TokenEndpoint:
     def _provider_said(self, answer: dict[str, Any] | None) -> str:
         description = str((answer or {}).get("error_description") or "").strip()
         return f"{self.provider} said: {scrub(description, self.secrets)[:300]}" if description else ""
+
+
+class _AlsoUsualCAs(HTTPAdapter):
+    """HTTPS that trusts the usual CAs as well as the request's `verify` file (sslConfig.caCertificate).
+
+    The CA file is there for OpenMetadata, often behind a private CA, while the identity provider
+    (Auth0, Okta, Azure, Google) has a public certificate: the official client's provider libraries
+    verify it with the usual bundle. Trusting both serves either setup without a merged CA file.
+    urllib3 adds the request's CA file to this context when it connects.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        context = ssl.create_default_context()  # the system's CAs, then the bundle requests would use
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where()
+        context.load_verify_locations(**{"capath" if os.path.isdir(bundle) else "cafile": bundle})
+        super().init_poolmanager(*args, ssl_context=context, **kwargs)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
