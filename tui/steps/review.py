@@ -1,7 +1,8 @@
 """Step 5, Review: the YAML exactly as it will be written (secrets masked), and what changes on disk.
 
 The diff compares the engine's rendering of the file on disk with the new one, both masked, so it
-shows real changes and never a secret. The disk is read in a worker.
+shows real changes and never a secret. The disk is read in a worker. A save keeps the file's comments
+and layout; when the engine cannot (`keeps_layout`), the note above the diff says so.
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from textual.content import Content
 from textual.highlight import highlight
 from textual.widgets import Static
 
+from workflow.config import Workflow
 from workflow.errors import UserError
 from workflow.loader import load_workflow
-from workflow.writer import to_yaml
+from workflow.writer import keeps_layout, to_yaml
 
+from ..draft import Path_
 from ..messages import DiffReady
 from .base import Step
 
@@ -46,10 +49,10 @@ class ReviewStep(Step):
             self.query_one("#diff", Static).update("")
         else:
             self.query_one("#diff-head", Static).update(f"Comparing with {self.draft.path} …")
-            self._compare(self.draft.path, text)
+            self._compare(self.draft.path, text, config, self.report.references)
 
     @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
-    def _compare(self, path: Path, new: str) -> None:
+    def _compare(self, path: Path, new: str, config: Workflow, references: dict[Path_, str]) -> None:
         try:
             loaded = load_workflow(path)
         except UserError as exc:
@@ -59,11 +62,7 @@ class ReviewStep(Step):
         diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"{path.name} (on disk)",
                                          f"{path.name} (to write)", lineterm="", n=2))
         note = f"Changes to {path}:" if diff else f"No changes to the settings in {path}."
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except OSError:
-            raw = ""
-        if raw != to_yaml(loaded.config, references=loaded.references):
+        if not keeps_layout(path, config, references):
             note += " (its comments and layout will be rewritten)"
         self.post_message(DiffReady("\n".join(diff), note))
 
