@@ -57,6 +57,19 @@ ML_FEATURE_FIELDS = frozenset({
     "featureAlgorithm", "tags",
 })
 HYPER_PARAMETER_FIELDS = frozenset({"name", "value", "description"})
+# CreateIngestionPipeline, PipelineStatus and StepSummary (openmetadata-spec), for a run that names its pipeline.
+CREATE_PIPELINE_FIELDS = frozenset({
+    "name", "displayName", "description", "pipelineType", "sourceConfig", "airflowConfig", "loggerLevel",
+    "raiseOnError", "service", "owners", "domains", "provider", "enableStreamableLogs", "processingEngine",
+    "ingestionRunner",
+})
+PIPELINE_TYPES = frozenset({"metadata", "usage", "lineage", "profiler", "autoClassification", "TestSuite",
+                            "dataInsight", "elasticSearchReindex", "dbt", "application"})
+PIPELINE_STATUS_FIELDS = frozenset({"runId", "pipelineState", "startDate", "timestamp", "endDate", "status",
+                                    "config", "metadata"})
+PIPELINE_STATES = frozenset({"queued", "success", "failed", "running", "partialSuccess"})
+STEP_SUMMARY_FIELDS = frozenset({"name", "records", "updated_records", "warnings", "errors", "filtered",
+                                 "failures", "progress", "operationMetrics", "sourceTimeMs", "sinkTimeMs"})
 ML_STORE_FIELDS = frozenset({"storage", "imageRepository"})
 
 # Entity keys the server owns; everything else in a stored model came from the create request.
@@ -280,6 +293,43 @@ def validate_create_service(create: Any) -> None:
         raise ApiError(400, "[connection must be an object]")
 
 
+def validate_create_pipeline(create: Any) -> None:
+    """Check a CreateIngestionPipeline; raise ApiError(400) on anything the server rejects."""
+    if not isinstance(create, dict):
+        raise ApiError(400, "Cannot deserialize CreateIngestionPipeline from a non-object value")
+    _reject_unknown(create, CREATE_PIPELINE_FIELDS, "org.openmetadata.schema.api.services.ingestionPipelines"
+                                                    ".CreateIngestionPipeline")
+    _validate_entity_name(create.get("name"), "CreateIngestionPipeline")
+    if create.get("pipelineType") not in PIPELINE_TYPES:
+        raise ApiError(400, f"[pipelineType must be one of {sorted(PIPELINE_TYPES)}, got {create.get('pipelineType')!r}]")
+    for key in ("sourceConfig", "airflowConfig", "service"):
+        if not isinstance(create.get(key), dict):
+            raise ApiError(400, f"[{key} must not be null]")
+    _require_str(create["service"], "id", "service.")
+    _require_str(create["service"], "type", "service.")
+
+
+def validate_pipeline_status(status: Any) -> None:
+    """Check a PipelineStatus and its StepSummary list; raise ApiError(400) on anything the server rejects."""
+    if not isinstance(status, dict):
+        raise ApiError(400, "Cannot deserialize PipelineStatus from a non-object value")
+    _reject_unknown(status, PIPELINE_STATUS_FIELDS, "org.openmetadata.schema.entity.services.ingestionPipelines"
+                                                    ".PipelineStatus")
+    _require_str(status, "runId")
+    if status.get("pipelineState") not in PIPELINE_STATES:
+        raise ApiError(400, f"[pipelineState must be one of {sorted(PIPELINE_STATES)}, got {status.get('pipelineState')!r}]")
+    for key in ("startDate", "timestamp", "endDate"):
+        if status.get(key) is not None and not isinstance(status[key], int):
+            raise ApiError(400, f"[{key} must be a timestamp in milliseconds]")
+    for step in _list_of_objects(status, "status"):
+        _reject_unknown(step, STEP_SUMMARY_FIELDS, "org.openmetadata.schema.entity.services.ingestionPipelines"
+                                                   ".StepSummary")
+        _require_str(step, "name", "status.")
+        for failure in _list_of_objects(step, "failures"):
+            _require_str(failure, "name", "status.failures.")
+            _require_str(failure, "error", "status.failures.")
+
+
 # --------------------------------------------------------------------------------------------
 # HTTP plumbing
 # --------------------------------------------------------------------------------------------
@@ -436,6 +486,10 @@ class OpenMetadataStandIn:
         self.requests: list[RecordedRequest] = []
         self.services: dict[str, dict] = {}
         self.models: dict[str, dict] = {}
+        self.pipelines: dict[str, dict] = {}
+        """Ingestion pipelines by FQN."""
+        self.pipeline_statuses: dict[str, dict[str, dict]] = {}
+        """Each pipeline's run statuses, by run id, as last put."""
         self.fail_models: set[str] = set()
         self.status_override: dict[tuple[str, str], int] = {}
         self.faults: list[Fault] = []
@@ -644,6 +698,10 @@ class OpenMetadataStandIn:
             ("GET", r"/v1/services/testConnectionDefinitions/name/([^/]+)", self._get_test_connection_definition),
             ("GET", r"/v1/services/mlmodelServices/name/([^/]+)", self._get_service_by_name),
             ("PUT", r"/v1/services/mlmodelServices", self._put_service),
+            ("GET", r"/v1/services/ingestionPipelines/name/([^/]+)", self._get_pipeline_by_name),
+            ("PUT", r"/v1/services/ingestionPipelines", self._put_pipeline),
+            ("PUT", r"/v1/services/ingestionPipelines/([^/]+)/pipelineStatus", self._put_pipeline_status),
+            ("GET", r"/v1/services/ingestionPipelines/([^/]+)/pipelineStatus/([^/]+)", self._get_pipeline_status),
             ("PUT", r"/v1/mlmodels", self._put_model),
             ("PUT", r"/v1/mlmodels/bulk", self._put_models_bulk),
             ("GET", r"/v1/mlmodels", self._list_models),
@@ -744,6 +802,44 @@ class OpenMetadataStandIn:
         entity["href"] = f"{self.url}/v1/services/mlmodelServices/{entity['id']}"
         self.services[name] = entity
         return (200 if existing else 201), entity
+
+    # ---- ingestion pipelines --------------------------------------------------------------
+
+    def _get_pipeline_by_name(self, request: "_ApiRequest", fqn: str) -> tuple[int, dict]:
+        if fqn not in self.pipelines:
+            raise ApiError(404, f"ingestionPipeline instance for {fqn} not found")
+        return 200, self.pipelines[fqn]
+
+    def _put_pipeline(self, request: "_ApiRequest") -> tuple[int, dict]:
+        """Create-or-update by service and name; the pipeline's FQN is `<service>.<name>`."""
+        create = request.json()
+        validate_create_pipeline(create)
+        service = next((s for s in self._iter_services() if s["id"] == create["service"]["id"]), None)
+        if service is None:
+            raise ApiError(404, f"mlmodelService instance for {create['service']['id']} not found")
+        fqn = f"{service['fullyQualifiedName']}.{fqn_part(create['name'])}"
+        existing = self.pipelines.get(fqn)
+        entity = dict(create, id=existing["id"] if existing else str(uuid.uuid4()), fullyQualifiedName=fqn,
+                      service=self._service_reference(service), deployed=False, enabled=True,
+                      version=_bump(existing["version"]) if existing else 0.1, updatedAt=_now_ms())
+        self.pipelines[fqn] = entity
+        return (200 if existing else 201), entity
+
+    def _put_pipeline_status(self, request: "_ApiRequest", fqn: str) -> tuple[int, dict]:
+        if fqn not in self.pipelines:
+            raise ApiError(404, f"ingestionPipeline instance for {fqn} not found")
+        status = request.json()
+        validate_pipeline_status(status)
+        self.pipeline_statuses.setdefault(fqn, {})[status["runId"]] = status
+        return 200, status
+
+    def _get_pipeline_status(self, request: "_ApiRequest", fqn: str, run_id: str) -> tuple[int, dict]:
+        if fqn not in self.pipelines:
+            raise ApiError(404, f"ingestionPipeline instance for {fqn} not found")
+        status = self.pipeline_statuses.get(fqn, {}).get(run_id)
+        if status is None:
+            raise ApiError(404, f"pipelineStatus {run_id} for {fqn} not found")
+        return 200, status
 
     # ---- models: upsert -------------------------------------------------------------------
 

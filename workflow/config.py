@@ -483,10 +483,11 @@ class Workflow(Strict):
     processor: Processor | None = None
     stage: Processor | None = None
     bulkSink: Processor | None = None
-    ingestionPipelineFQN: str | None = None
-    pipelineRunId: str | None = None
     enableStreamableLogs: bool | None = None
     ingestionRunnerName: str | None = None
+    # The run is reported to this pipeline of OpenMetadata's, as this run id (pipeline_status.py).
+    ingestionPipelineFQN: str | None = None
+    pipelineRunId: str | None = None
 
     @model_validator(mode="after")
     def _connection_for_file_sink(self) -> "Workflow":

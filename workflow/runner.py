@@ -34,6 +34,8 @@ from .events import (
 from .filters import filtered_reason
 from .mlflow_api import RegisteredModel
 from .mlflow_source import BuiltModel, MlflowSource, ModelError
+from .om_client import OpenMetadataClient
+from .pipeline_status import PipelineStatus
 from .redact import redact_uri
 from .sinks import Sink, SinkResult, describe_sink, sink_for
 from .stored_connection import with_stored_connection
@@ -41,6 +43,8 @@ from .stored_connection import with_stored_connection
 DEFAULT_WORKERS = 8
 MAX_PENDING_WRITES = 2
 """Batches handed to the sink and not yet answered; more waits, so a slow sink bounds memory too."""
+PIPELINE = "ingestion pipeline"
+"""Where warnings about reporting the run to `ingestionPipelineFQN` come from."""
 
 
 @dataclass
@@ -92,7 +96,10 @@ def run_workflow(
         if not report.ok and not cancel.is_set():
             raise _checks_failed(report)
     sink = sink_for(config, auth, stop=cancel)
-    return _Run(config, on_event or (lambda event: None), cancel, workers, sink).execute()
+    pipeline = None
+    if config.ingestionPipelineFQN and config.sink.type == "metadata-rest":
+        pipeline = PipelineStatus(config, OpenMetadataClient(config.openmetadata, auth=auth))
+    return _Run(config, on_event or (lambda event: None), cancel, workers, sink, pipeline).execute()
 
 
 def _checks_failed(report: CheckReport) -> ChecksFailed:
@@ -103,12 +110,14 @@ def _checks_failed(report: CheckReport) -> ChecksFailed:
 
 
 class _Run:
-    def __init__(self, config: Workflow, emit: EventHandler, cancel: threading.Event, workers: int, sink: Sink):
+    def __init__(self, config: Workflow, emit: EventHandler, cancel: threading.Event, workers: int, sink: Sink,
+                 pipeline: PipelineStatus | None = None):
         self.config = config
         self.emit = emit
         self.cancel = cancel
         self.workers = max(1, workers)
         self.sink = sink
+        self.pipeline = pipeline
         self.tally = _Tally()
         self.started = time.monotonic()
 
@@ -124,6 +133,7 @@ class _Run:
                                  describe_sink(self.config)))
             for warning in warnings:
                 self._warn(self.sink.name, warning)
+            self._start_pipeline()
             seen, complete = self._process(source)
             finished = complete and not self.cancel.is_set()
             if finished:
@@ -147,8 +157,25 @@ class _Run:
         for warning in warnings:
             self._warn(self.sink.name, warning)
 
+    def _start_pipeline(self) -> None:
+        """Mark the run `running` in OpenMetadata's run history, once the sink has made sure the service exists."""
+        if self.pipeline is not None:
+            warning = self.pipeline.start()
+        elif self.config.ingestionPipelineFQN:
+            warning = "ingestionPipelineFQN is set, but the file sink sends nothing to OpenMetadata: the run is not recorded there"
+        else:
+            return
+        if warning:
+            self._warn(PIPELINE, warning)
+
     def _finish(self) -> RunSummary:
         summary = self._summary()
+        if self.pipeline is not None:
+            warning = self.pipeline.finish(summary)
+            self.pipeline.close()
+            if warning:
+                self._warn(PIPELINE, warning)
+                summary = self._summary()
         self.emit(RunFinished(summary))
         return summary
 
