@@ -18,6 +18,7 @@ from .config import Workflow
 from .errors import short_reason
 from .events import RunSummary
 from .om_client import ApiError, OpenMetadataClient
+from .redact import scrub, secret_values
 
 PIPELINES = "/services/ingestionPipelines"
 FAILURES_SHOWN = 10
@@ -52,8 +53,9 @@ class PipelineStatus:
         if self.fqn is None:
             return None
         try:
+            step = step_summary(summary, secret_values(self.config))
             self._put_status(self.fqn, {"pipelineState": pipeline_state(summary), "endDate": _now_ms(),
-                                        "status": [step_summary(summary)]})
+                                        "status": [step]})
         except (ApiError, OSError) as exc:
             return self._warning("could not be given its result", exc)
         return None
@@ -96,8 +98,9 @@ def pipeline_state(summary: RunSummary) -> str:
     return "partialSuccess" if summary.failures else "success"
 
 
-def step_summary(summary: RunSummary) -> dict[str, Any]:
-    """The run's counts as one OpenMetadata StepSummary, named after the source as the official's is."""
+def step_summary(summary: RunSummary, secrets: list[str]) -> dict[str, Any]:
+    """The run's counts as one OpenMetadata StepSummary, named after the source as the official's is.
+    Failure reasons are scrubbed of the config's `secrets`: everyone who can see the service reads them."""
     return {
         "name": "Mlflow",
         "records": summary.processed,
@@ -105,7 +108,7 @@ def step_summary(summary: RunSummary) -> dict[str, Any]:
         "warnings": len(summary.warnings),
         "errors": len(summary.failures),
         "filtered": len(summary.filtered),
-        "failures": [{"name": f.name, "error": f.reason} for f in summary.failures[:FAILURES_SHOWN]],
+        "failures": [{"name": f.name, "error": scrub(f.reason, secrets)} for f in summary.failures[:FAILURES_SHOWN]],
     }
 
 
