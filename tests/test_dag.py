@@ -212,6 +212,25 @@ def test_task_ingests_resolving_variables_from_the_environment(mlflow_url, expec
     assert TOKEN not in log.getvalue()
 
 
+def test_each_dag_run_is_a_run_of_its_own_in_the_pipelines_history(mlflow_url, write_config, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A fixed pipelineRunId would make every scheduled run overwrite the last one's status: the DAG
+    leaves it out and says so, and two task runs are two runs in OpenMetadata."""
+    fqn = f"{SERVICE}.nightly_mlflow"
+    monkeypatch.setenv("OM_JWT_TOKEN", TOKEN)
+    with OpenMetadataStandIn(token=TOKEN) as om:
+        path = write_config(jwt_config(mlflow_url, om.url, ingestionPipelineFQN=fqn,
+                                       pipelineRunId="1b4e28ba-2fa1-11d2-883f-0016d3cca427"))
+        assert main(["-c", str(path), "-o", str(tmp_path / "dags"), "--dag-id", "nightly"]) == 0
+        assert "pipelineRunId of workflow.yaml is not copied into the DAG" in capsys.readouterr().out
+        workflow = embedded_yaml((tmp_path / "dags" / "nightly.py").read_text())
+        assert f"ingestionPipelineFQN: {fqn}" in workflow and "pipelineRunId" not in workflow
+        for _ in range(2):
+            run_embedded_workflow(workflow, dag_id="nightly", stream=io.StringIO())
+    statuses = om.pipeline_statuses[fqn]
+    assert len(statuses) == 2 and {s["pipelineState"] for s in statuses.values()} == {"success"}
+
+
 def test_task_raises_when_the_workflow_fails(mlflow_url, write_config):
     with OpenMetadataStandIn() as om:
         om.fail_models = {"churn-classifier"}

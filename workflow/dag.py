@@ -124,6 +124,9 @@ def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkfl
         lines.append(f"Secrets inline in {Path(args.config).name} are not copied into the DAG; "
                      "it reads them from variables:")
         lines += [f"  {where} -> ${{{name}}}" for where, name in embedded.lifted]
+    if embedded.dropped_run_id:
+        lines.append(f"pipelineRunId of {Path(args.config).name} is not copied into the DAG: each DAG run is "
+                     "recorded as a run of its own in ingestionPipelineFQN's run history")
     if embedded.variables:
         lines.append("Set these on the Airflow workers (environment variables) or as Airflow Variables of that name:")
         lines.append("  " + " ".join(embedded.variables))
@@ -215,17 +218,23 @@ class EmbeddedWorkflow:
     """Every `${VAR}` name the task resolves when it runs, in the order they appear."""
     lifted: tuple[tuple[str, str], ...]
     """(dotted path, variable name) of each secret that was inline in the source and is now a reference."""
+    dropped_run_id: bool = False
+    """The source's `pipelineRunId` was left out: every scheduled run must be a run of its own."""
 
 
 def embed_workflow(loaded: LoadedWorkflow) -> EmbeddedWorkflow:
-    """The loaded file's `${VAR}` texts where it had them; a derived `${VAR}` for each inline secret."""
-    references = dict(loaded.references)
+    """The loaded file's `${VAR}` texts where it had them; a derived `${VAR}` for each inline secret.
+    A fixed `pipelineRunId` is left out, so each DAG run gets its own in OpenMetadata's run history
+    instead of overwriting the previous one's status."""
+    references = {path: text for path, text in loaded.references.items() if path != ("pipelineRunId",)}
     lifted: list[tuple[str, str]] = []
     for path, name, text in _inline_secrets(loaded.config, loaded.references):
         references[path] = text
         lifted.append((".".join(path), name))
-    text = to_yaml(loaded.config, references=references)
-    return EmbeddedWorkflow(text, tuple(dict.fromkeys(_variable_names(text))), tuple(lifted))
+    config = loaded.config.model_copy(update={"pipelineRunId": None})
+    text = to_yaml(config, references=references)
+    return EmbeddedWorkflow(text, tuple(dict.fromkeys(_variable_names(text))), tuple(lifted),
+                            dropped_run_id=loaded.config.pipelineRunId is not None)
 
 
 def _inline_secrets(model: BaseModel, references: dict[Path_, str]) -> Iterator[tuple[Path_, str, str]]:
