@@ -123,6 +123,18 @@ def test_clearing_the_ca_file_leaves_no_empty_block():
     assert "sslConfig" not in to_yaml(draft.check().config)
 
 
+def test_the_pipeline_to_record_runs_in_is_set_shown_and_cleared():
+    draft = Draft.from_loaded(parse_workflow(SEED_YAML))
+    assert draft.values["pipelineFQN"] == ""
+    draft.set("pipelineFQN", " local_mlflow.nightly_mlflow ")
+    text = to_yaml(draft.check().config)
+    assert text.endswith("ingestionPipelineFQN: local_mlflow.nightly_mlflow\n")
+    reopened = Draft.from_loaded(parse_workflow(text))
+    assert reopened.values["pipelineFQN"] == "local_mlflow.nightly_mlflow"
+    reopened.set("pipelineFQN", "")
+    assert "ingestionPipelineFQN" not in to_yaml(reopened.check().config)
+
+
 def test_a_file_that_leaves_the_connection_to_openmetadata_opens_with_empty_mlflow_fields():
     text = SEED_YAML.replace(SEED_YAML[SEED_YAML.index("  serviceConnection:"):SEED_YAML.index("  sourceConfig:")], "")
     draft = Draft.from_loaded(parse_workflow(text, environ={}))

@@ -61,7 +61,7 @@ FORM_STEPS = ("mlflow", "source", "sink", "openmetadata")
 STEP_PREFIXES: dict[str, tuple[Path_, ...]] = {
     "mlflow": (SOURCE,),
     "source": (OPTIONS,),
-    "sink": (("sink",),),
+    "sink": (("sink",), ("ingestionPipelineFQN",)),
     "openmetadata": (("workflowConfig",),),
 }
 """Which step owns a problem no field claims, by the longest matching path prefix."""
@@ -119,6 +119,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("excludes", "source", PATTERN + ("excludes",), "Exclude", "lines", placeholder="one regex per line"),
     Spec("sinkType", "sink", ("sink", "type"), "Send the models to", "choice", choices=("metadata-rest", "file")),
     Spec("sinkFile", "sink", ("sink", "config", "filename"), "File (JSON Lines)", placeholder="./mlmodels.jsonl"),
+    Spec("pipelineFQN", "sink", ("ingestionPipelineFQN",), "Record runs in pipeline",
+         placeholder="local_mlflow.nightly_mlflow"),
     Spec("hostPort", "openmetadata", OM + ("hostPort",), "Server URL", placeholder="http://localhost:8585/api"),
     Spec("authProvider", "openmetadata", OM + ("authProvider",), "Auth provider", "choice",
          choices=tuple(p.value for p in AuthProvider)),
@@ -312,6 +314,8 @@ class Draft:
         if edited & {"sinkType", "sinkFile"}:
             to_file = v["sinkType"] == "file"
             put(("sink",), self._sink(text_value(BY_KEY["sinkFile"], v["sinkFile"]) if to_file else ""))
+        if "pipelineFQN" in edited:
+            put(("ingestionPipelineFQN",), text_value(BY_KEY["pipelineFQN"], v["pipelineFQN"].strip()) or None)
         if "verifySSL" in edited:
             put(OM + ("verifySSL",), v["verifySSL"])
         if "caCertificate" in edited:

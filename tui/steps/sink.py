@@ -1,4 +1,5 @@
-"""Step 3, Sink: send the models to OpenMetadata, or write them to a JSON Lines file."""
+"""Step 3, Sink: send the models to OpenMetadata (optionally recording each run in one of its
+ingestion pipelines), or write them to a JSON Lines file."""
 from __future__ import annotations
 
 from textual import on
@@ -14,12 +15,15 @@ class SinkStep(Step):
     TITLE = "3  Sink"
     INTRO = ("metadata-rest sends each model to the OpenMetadata server of the next step; "
              "file writes the create requests as JSON Lines, for trying it without a server.")
-    HINTS = {"sinkFile": "Created or replaced at the end of a run"}
+    HINTS = {"sinkFile": "Created or replaced at the end of a run",
+             "pipelineFQN": "<service>.<pipeline>: each run shows in this pipeline's run history in "
+                            "OpenMetadata (created if missing); leave empty not to record runs"}
 
     def body(self) -> ComposeResult:
         with VerticalScroll():
             yield self.field("sinkType")
             yield self.field("sinkFile")
+            yield self.field("pipelineFQN")
 
     def on_mount(self) -> None:
         self._file_shown(self.draft.values["sinkType"])
@@ -30,3 +34,4 @@ class SinkStep(Step):
 
     def _file_shown(self, sink_type: str) -> None:
         self.query_one("#field-sinkFile", Field).display = sink_type == "file"
+        self.query_one("#field-pipelineFQN", Field).display = sink_type != "file"
