@@ -120,14 +120,24 @@ def run_cancelled_when(config: dict[str, Any], ready: Callable[[], bool], **opti
     from workflow.runner import run_workflow
 
     cancel, result = threading.Event(), {}
-    worker = threading.Thread(target=lambda: result.update(
-        summary=run_workflow(Workflow.model_validate(config), cancel=cancel, **options)))
+
+    def work() -> None:
+        try:
+            result["summary"] = run_workflow(Workflow.model_validate(config), cancel=cancel, **options)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread below
+            result["error"] = exc
+
+    worker = threading.Thread(target=work)
     worker.start()
-    deadline = time.monotonic() + 30
-    while not ready() and worker.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert ready(), "the run never got to the moment the test cancels it at"
-    cancel.set()
-    asked = time.monotonic()
-    worker.join(60)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready() and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ready(), "the run never got to the moment the test cancels it at"
+    finally:
+        cancel.set()  # also when the assert fails: no run goes on after the test
+        asked = time.monotonic()
+        worker.join(60)
+    if "error" in result:
+        raise result["error"]
     return result["summary"], time.monotonic() - asked

@@ -332,7 +332,7 @@ def test_models_without_an_mlmodel_file_cost_two_calls_and_never_import_mlflow(r
     script = tmp_path / "run.py"
     script.write_text(f"""
 import sys
-from conftest import run_cancelled_when, seed_config
+from conftest import seed_config
 from workflow.config import Workflow
 from workflow.runner import run_workflow
 summary = run_workflow(Workflow.model_validate(seed_config({url!r}, {om.url!r}, **{TEN!r})))

@@ -72,8 +72,8 @@ def test_failures_within_the_threshold_are_a_partial_success_and_below_it_a_fail
 def test_a_cancelled_run_is_recorded_as_failed(mlflow_url, om):
     om.inject("PUT", "/v1/mlmodels/bulk", delay=1.0)  # the run is still going when it is cancelled
     config = seed_config(mlflow_url, om.url, ingestionPipelineFQN=FQN)
-    summary, _ = run_cancelled_when(config, lambda: om.requests_to("PUT", STATUS))
-    assert summary.cancelled
+    summary, seconds = run_cancelled_when(config, lambda: om.requests_to("PUT", STATUS))
+    assert summary.cancelled and seconds < 5, seconds
     [status] = om.pipeline_statuses[FQN].values()
     assert status["pipelineState"] == "failed" and "endDate" in status
 
@@ -110,3 +110,32 @@ def test_the_pipeline_name_is_the_last_part_of_its_fqn():
     assert last_fqn_part("svc.nightly") == "nightly"
     assert last_fqn_part('svc."nightly.v2"') == "nightly.v2"
     assert last_fqn_part('"my.svc".nightly') == "nightly"
+
+
+def test_a_cancel_while_a_status_call_waits_out_a_retry_after_ends_the_run_at_once(mlflow_url, om):
+    om.inject("PUT", STATUS, status=429, message="slow down", retry_after=10, times=None)
+    config = seed_config(mlflow_url, om.url, ingestionPipelineFQN=FQN)
+    summary, seconds = run_cancelled_when(config, lambda: om.requests_to("PUT", STATUS))
+    assert summary.cancelled and seconds < 5, seconds
+    assert len(om.requests_to("PUT", STATUS)) == 1  # not sent again after the cancel
+    [warning] = pipeline_warnings(summary)
+    assert "could not be marked running" in warning.reason and "slow down" in warning.reason
+
+
+def test_below_the_threshold_is_failed_even_when_raise_on_error_keeps_the_exit_code_0(mlflow_url, expected_models,
+                                                                                      om):
+    om.fail_models = {sorted(expected_models)[0]}
+    summary = run(mlflow_url, om, **{"workflowConfig.successThreshold": 100, "workflowConfig.raiseOnError": False})
+    assert summary.exit_code == 0
+    assert [s["pipelineState"] for s in om.pipeline_statuses[FQN].values()] == ["failed"]
+
+
+def test_a_pipeline_named_outside_the_service_is_created_in_it_and_the_run_says_where(mlflow_url, om):
+    summary = run_workflow(Workflow.model_validate(seed_config(mlflow_url, om.url,
+                                                               ingestionPipelineFQN="other_service.nightly")))
+    assert summary.exit_code == 0
+    [warning] = pipeline_warnings(summary)
+    assert warning.reason == ("ingestionPipelineFQN other_service.nightly is not a pipeline of service local_mlflow: "
+                              "the run is recorded in local_mlflow.nightly, created for it; "
+                              "set ingestionPipelineFQN: local_mlflow.nightly")
+    assert [s["pipelineState"] for s in om.pipeline_statuses["local_mlflow.nightly"].values()] == ["success"]

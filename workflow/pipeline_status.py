@@ -9,20 +9,33 @@ the run: it becomes a warning, since the models themselves were ingested or not 
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
 from urllib.parse import quote
 
+from .auth import Authenticator
 from .config import Workflow
-from .errors import short_reason
+from .errors import UserError, short_reason
 from .events import RunSummary
 from .om_client import ApiError, OpenMetadataClient
 from .redact import scrub, secret_values
 
 PIPELINES = "/services/ingestionPipelines"
+READ_TIMEOUT = 10.0
+"""Seconds to wait for a status call's answer: a small body, and a stuck server must not hold a run's end."""
 FAILURES_SHOWN = 10
 """As the official CLI: the run history shows the first failures, not thousands."""
+
+
+def pipeline_status_for(config: Workflow, auth: Authenticator | None, cancel: threading.Event) -> PipelineStatus | None:
+    """The reporter for a run that names a pipeline and sends to OpenMetadata, else None. Its client
+    stops retrying on `cancel`, so a cancelled run ends at once: its result still gets one attempt."""
+    if not config.ingestionPipelineFQN or config.sink.type != "metadata-rest":
+        return None
+    return PipelineStatus(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel,
+                                                     read_timeout=READ_TIMEOUT))
 
 
 class PipelineStatus:
@@ -38,30 +51,35 @@ class PipelineStatus:
         self.started_ms = 0
 
     def start(self) -> str | None:
-        """Find or create the pipeline and mark the run `running`; a warning when that fails."""
+        """Find or create the pipeline and mark the run `running`; a warning when that fails, or when
+        the pipeline had to be created under another name than the one asked for."""
         self.started_ms = _now_ms()
         try:
             fqn = self._pipeline()["fullyQualifiedName"]
-            self._put_status(fqn, {"pipelineState": "running"})
-        except (ApiError, OSError, KeyError, TypeError) as exc:
+            self._put_status(fqn, {"pipelineState": "running", "config": {}})
+        except (ApiError, OSError, UserError, KeyError, TypeError) as exc:
             return self._warning("could not be marked running", exc)
         self.fqn = fqn
+        if fqn != self.config.ingestionPipelineFQN:
+            return (f"ingestionPipelineFQN {self.config.ingestionPipelineFQN} is not a pipeline of service "
+                    f"{self.config.source.serviceName}: the run is recorded in {fqn}, created for it; "
+                    f"set ingestionPipelineFQN: {fqn}")
         return None
 
     def finish(self, summary: RunSummary) -> str | None:
         """Record how the run ended; a warning when that fails. Nothing to do if `start` failed."""
         if self.fqn is None:
+            self.client.close()
             return None
         try:
             step = step_summary(summary, secret_values(self.config))
             self._put_status(self.fqn, {"pipelineState": pipeline_state(summary), "endDate": _now_ms(),
                                         "status": [step]})
-        except (ApiError, OSError) as exc:
+        except (ApiError, OSError, UserError) as exc:
             return self._warning("could not be given its result", exc)
+        finally:
+            self.client.close()
         return None
-
-    def close(self) -> None:
-        self.client.close()
 
     def _pipeline(self) -> dict[str, Any]:
         """The pipeline named by the FQN, created under the workflow's service when it does not exist."""
@@ -80,6 +98,7 @@ class PipelineStatus:
             "sourceConfig": self.config.source.sourceConfig.model_dump(mode="json", exclude_none=True),
             "airflowConfig": {},
             "service": {"id": service["id"], "type": "mlmodelService"},
+            "enableStreamableLogs": False,
         })
 
     def _put_status(self, fqn: str, fields: dict[str, Any]) -> None:
@@ -92,8 +111,9 @@ class PipelineStatus:
 
 
 def pipeline_state(summary: RunSummary) -> str:
-    """OpenMetadata's word for how the run ended, as the official CLI picks it."""
-    if not summary.succeeded:
+    """OpenMetadata's word for how the run ended, as the official CLI picks it: below successThreshold
+    is `failed` whether or not raiseOnError lets the exit code be 0."""
+    if summary.cancelled or summary.incomplete or summary.below_threshold:
         return "failed"
     return "partialSuccess" if summary.failures else "success"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .auth import authenticator_for
 from .checks import CheckReport, by_endpoint, iter_checks
@@ -34,8 +34,7 @@ from .events import (
 from .filters import filtered_reason
 from .mlflow_api import RegisteredModel
 from .mlflow_source import BuiltModel, MlflowSource, ModelError
-from .om_client import OpenMetadataClient
-from .pipeline_status import PipelineStatus
+from .pipeline_status import PipelineStatus, pipeline_status_for
 from .redact import redact_uri
 from .sinks import Sink, SinkResult, describe_sink, sink_for
 from .stored_connection import with_stored_connection
@@ -96,9 +95,7 @@ def run_workflow(
         if not report.ok and not cancel.is_set():
             raise _checks_failed(report)
     sink = sink_for(config, auth, stop=cancel)
-    pipeline = None
-    if config.ingestionPipelineFQN and config.sink.type == "metadata-rest":
-        pipeline = PipelineStatus(config, OpenMetadataClient(config.openmetadata, auth=auth))
+    pipeline = pipeline_status_for(config, auth, cancel)
     return _Run(config, on_event or (lambda event: None), cancel, workers, sink, pipeline).execute()
 
 
@@ -125,6 +122,14 @@ class _Run:
         if self.cancel.is_set():  # cancelled during the checks: do not even create the service
             self._close_sink(False)
             return self._finish()
+        try:
+            return self._execute()
+        except BaseException:
+            if self.pipeline is not None:  # not left `running` in OpenMetadata for ever
+                self.pipeline.finish(replace(self._summary(), incomplete="the run stopped on an error"))
+            raise
+
+    def _execute(self) -> RunSummary:
         source = self._source()
         finished = False
         try:
@@ -172,7 +177,6 @@ class _Run:
         summary = self._summary()
         if self.pipeline is not None:
             warning = self.pipeline.finish(summary)
-            self.pipeline.close()
             if warning:
                 self._warn(PIPELINE, warning)
                 summary = self._summary()
