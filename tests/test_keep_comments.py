@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import SEED_YAML
 from test_tui_support import FIXED_YAML, fixed_app, goto, run, text_of, type_into, wait_for
 
@@ -137,12 +138,33 @@ def test_a_key_back_at_its_default_goes_with_its_inline_comment_and_a_new_key_is
     assert_loads_as_a_fresh_write(path, loaded, tmp_path)
 
 
-@pytest.mark.parametrize("text", [SEED_YAML, HAND_WRITTEN, FLOW_STYLE], ids=["seed", "hand-written", "flow-style"])
+INDENTED_LISTS = HAND_WRITTEN.replace("\n        - prod-.*\n", "\n          - prod-.*\n")
+"""List items indented under their key (`  - x`), as many people and editors write them."""
+FOUR_SPACES = yaml.safe_dump(yaml.safe_load(HAND_WRITTEN.replace("${MLFLOW_URI}", "http://m:5000")
+                                            .replace("${OM_TOKEN}", "$$OM")), indent=4, sort_keys=False)
+"""Mappings indented by four spaces."""
+
+
+@pytest.mark.parametrize("text", [SEED_YAML, HAND_WRITTEN, FLOW_STYLE, INDENTED_LISTS, FOUR_SPACES],
+                         ids=["seed", "hand-written", "flow-style", "indented-lists", "four-spaces"])
 def test_a_save_with_no_change_leaves_the_file_byte_for_byte(tmp_path, text):
     path, loaded = hand_written(tmp_path, text)
     assert keeps_layout(path, loaded.config, loaded.references)
     assert save_over(path, loaded) == text
     assert_loads_as_a_fresh_write(path, loaded, tmp_path)
+
+
+def test_a_file_with_windows_line_endings_keeps_them(tmp_path):
+    """The same edit as in a file with \\n endings, each line still ending in \\r\\n."""
+    saved = {}
+    for endings in ("\n", "\r\n"):
+        path = tmp_path / f"workflow-{len(endings)}.yaml"
+        path.write_bytes(HAND_WRITTEN.replace("\n", endings).encode())
+        loaded = load_workflow(path, ENV)
+        loaded.config.source.serviceName = "nightly"
+        write_workflow(path, loaded.config, references=loaded.references, overwrite=True)
+        saved[endings] = path.read_bytes().decode()
+    assert saved["\r\n"] == saved["\n"].replace("\n", "\r\n") and '"nightly"' in saved["\n"]
 
 
 def test_a_changed_value_in_flow_style_keeps_the_flow_style_and_the_document_markers(tmp_path):

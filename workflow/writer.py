@@ -9,6 +9,7 @@ blank lines, key order, quoting) and changes only the values that differ (`_merg
 """
 from __future__ import annotations
 
+import difflib
 import errno
 import io
 import json
@@ -108,29 +109,55 @@ def _merged(target: Path, fresh: str) -> str | None:
     try:
         with target.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
-        old = raw.decode("utf-8-sig") if len(raw) <= MAX_FILE_BYTES else ""
+        text = raw.decode("utf-8-sig") if len(raw) <= MAX_FILE_BYTES else ""
+        old = text.replace("\r\n", "\n")  # edited with \n; the file's \r\n are put back at the end
         events = list(yaml.parse(old))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     if not _block_mapping_without_anchors_or_tags(events):
         return None
-    from ruamel.yaml import YAML  # imported here: it costs start-up time and only this needs it
-
-    rt = YAML()  # round-trip: keeps comments and key order
-    rt.preserve_quotes, rt.width = True, 4096  # a width that never re-wraps the user's long lines
     # ruamel drops what stands before `---` and from `...` on: those lines are kept as they are.
     start, end = events[1], events[-2]
     head = old[:old.find("\n", start.end_mark.index) + 1] if start.explicit else ""
     tail = old[end.start_mark.index:] if end.explicit else ""
+    body = old[len(head):len(old) - len(tail)]
     try:
-        document = rt.load(old[len(head):len(old) - len(tail)])
+        rt = _round_trip_like(body)
+        document = rt.load(body)
         _update(document, rt.load(fresh))
         out = io.StringIO()
         rt.dump(document, out)
-        text = head + out.getvalue() + tail
-        return text if _same(yaml.safe_load(text), yaml.safe_load(fresh)) else None
+        merged = head + out.getvalue() + tail
+        if not _same(yaml.safe_load(merged), yaml.safe_load(fresh)):
+            return None
     except Exception:  # noqa: BLE001 - ruamel refuses some files PyYAML reads (a bad date, deep nesting, ...)
         return None
+    return merged.replace("\n", "\r\n") if "\r\n" in text else merged
+
+
+_INDENTS = tuple((mapping, offset + 2, offset) for mapping in (2, 4, 3) for offset in (0, 2, 4))
+"""(mapping, sequence, offset) indentations people write YAML with: 2-, 4- or 3-space mappings, and
+`- item` flush under its key or indented by two or four."""
+
+
+def _round_trip_like(body: str) -> Any:
+    """A round-trip ruamel YAML (comments and key order kept) that indents as `body` does: the one of
+    `_INDENTS` whose no-change dump gives back the most of its lines (ruamel writes one indentation)."""
+    from ruamel.yaml import YAML  # imported here: it costs start-up time and only saving over a file needs it
+
+    best, best_score = None, -1.0
+    for mapping, sequence, offset in _INDENTS:
+        rt = YAML()
+        rt.preserve_quotes, rt.width = True, 4096  # a width that never re-wraps the user's long lines
+        rt.indent(mapping=mapping, sequence=sequence, offset=offset)
+        out = io.StringIO()
+        rt.dump(rt.load(body), out)
+        score = difflib.SequenceMatcher(None, body.splitlines(), out.getvalue().splitlines()).ratio()
+        if score > best_score:
+            best, best_score = rt, score
+        if score == 1.0:
+            break
+    return best
 
 
 def _block_mapping_without_anchors_or_tags(events: list[yaml.Event]) -> bool:
