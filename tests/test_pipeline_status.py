@@ -97,6 +97,13 @@ def test_without_the_setting_nothing_is_sent_about_pipelines(mlflow_url, om):
     assert not [r for r in om.requests if "/ingestionPipelines" in r.path]
 
 
+def test_the_summary_says_where_the_run_was_recorded(mlflow_url, om, write_config, capsys):
+    config = seed_config(mlflow_url, om.url, ingestionPipelineFQN=FQN, pipelineRunId="6f1c0f2e-1d3a-4c1b-9a59-0c5d1a2b3c4d")
+    assert main(["ingest", "-c", str(write_config(config))]) == 0
+    assert ("  Recorded:   run 6f1c0f2e-1d3a-4c1b-9a59-0c5d1a2b3c4d of ingestion pipeline local_mlflow.nightly_mlflow, "
+            "as success\n") in capsys.readouterr().out
+
+
 def test_with_the_file_sink_the_run_says_it_is_not_recorded(mlflow_url, om, tmp_path, write_config, capsys):
     config = seed_config(mlflow_url, om.url, ingestionPipelineFQN=FQN,
                          sink={"type": "file", "config": {"filename": str(tmp_path / "models.jsonl")}})

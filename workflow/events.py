@@ -81,6 +81,8 @@ class RunSummary:
     incomplete: str = ""
     """Why the run did not cover the whole registry (the listing broke off, MLflow stopped answering):
     such a run fails whatever the success threshold, since the models it missed are not counted."""
+    recorded_in: str = ""
+    """Where OpenMetadata's run history holds this run (`ingestionPipelineFQN`), once its result is there."""
 
     @property
     def success_percent(self) -> float:

@@ -49,6 +49,8 @@ class PipelineStatus:
         """The pipeline's FQN once the run is marked running there; None if it could not be, and then no
         result is sent either (one warning, not two, when the server keeps refusing statuses)."""
         self.started_ms = 0
+        self.recorded = ""
+        """Where the run's result was recorded, for the summary; empty until it is."""
 
     def start(self) -> str | None:
         """Find or create the pipeline and mark the run `running`; a warning when that fails, or when
@@ -73,8 +75,9 @@ class PipelineStatus:
             return None
         try:
             step = step_summary(summary, secret_values(self.config))
-            self._put_status(self.fqn, {"pipelineState": pipeline_state(summary), "endDate": _now_ms(),
-                                        "status": [step]})
+            state = pipeline_state(summary)
+            self._put_status(self.fqn, {"pipelineState": state, "endDate": _now_ms(), "status": [step]})
+            self.recorded = f"run {self.run_id} of ingestion pipeline {self.fqn}, as {state}"
         except (ApiError, OSError, UserError) as exc:
             return self._warning("could not be given its result", exc)
         finally:

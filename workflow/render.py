@@ -26,6 +26,8 @@ def summary_lines(summary: RunSummary, config: Workflow, *, total: int | None = 
     elif summary.cancelled and config.source_options.markDeletedMlModels and config.sink.type == "metadata-rest":
         lines.append("  Marked deleted: none (the run was cancelled, so models it did not reach are not stale)")
     lines.append(f"  Success %:  {summary.success_percent} (threshold {summary.success_threshold})")
+    if summary.recorded_in:
+        lines.append(f"  Recorded:   {summary.recorded_in}")
     lines += _issues("Failures", summary.failures)
     lines += _issues("Warnings", summary.warnings)
     lines.append(f"Finished in {summary.elapsed_seconds:.2f} s: {verdict(summary, total=total)}")

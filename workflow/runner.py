@@ -180,6 +180,7 @@ class _Run:
             if warning:
                 self._warn(PIPELINE, warning)
                 summary = self._summary()
+            summary = replace(summary, recorded_in=self.pipeline.recorded)
         self.emit(RunFinished(summary))
         return summary
 
