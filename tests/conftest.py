@@ -3,6 +3,7 @@ workflow files pointing at it and at the OpenMetadata stand-in (started per test
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +18,12 @@ from om_standin import OpenMetadataStandIn  # noqa: E402
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A suite started in the background by a script (`pytest &`) ignores SIGINT, and so would each
+    # `metadata` it starts, which then rightly keeps running on Ctrl-C as under nohup. The Ctrl-C
+    # tests need what a terminal gives: with a handler here, the children start with the default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SEED_YAML = """\
 source:
