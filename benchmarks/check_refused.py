@@ -3,7 +3,7 @@
 The official CLI needs about three minutes for the first (MLflow's client retries under a 180 s alarm);
 the checks should need well under a second. Two figures per endpoint, as the median of several runs:
 in process (from the start of the checks to the failed step being reported) and for the whole command
-(a fresh interpreter running `python -m workflow.check_cli`, start-up and imports included).
+(a fresh interpreter running `python -m workflow.cli.check`, start-up and imports included).
 
     .venv/bin/python benchmarks/check_refused.py --runs 5
 """
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from workflow.checks import MLFLOW, OPENMETADATA, iter_checks  # noqa: E402
-from workflow.config import Workflow  # noqa: E402
+from workflow.document.config import Workflow  # noqa: E402
 
 
 def refused_url() -> str:
@@ -55,12 +55,12 @@ def in_process() -> dict[str, float]:
 
 
 def whole_command() -> float:
-    """Seconds for `python -m workflow.check_cli -c FILE` against two refused ports, start-up included."""
+    """Seconds for `python -m workflow.cli.check -c FILE` against two refused ports, start-up included."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "workflow.yaml"
         path.write_text(yaml.safe_dump(workflow(refused_url(), refused_url() + "/api")))
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "workflow.check_cli", "-c", str(path)],
+        result = subprocess.run([sys.executable, "-m", "workflow.cli.check", "-c", str(path)],
                                 capture_output=True, text=True, cwd=REPO_ROOT)
         elapsed = time.perf_counter() - started
     if result.returncode != 1 or "refused the connection" not in result.stdout:

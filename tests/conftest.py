@@ -123,7 +123,7 @@ def run_cancelled_when(config: dict[str, Any], ready: Callable[[], bool], **opti
     import threading
     import time
 
-    from workflow.config import Workflow
+    from workflow.document.config import Workflow
     from workflow.runner import run_workflow
 
     cancel, result = threading.Event(), {}

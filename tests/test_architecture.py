@@ -50,10 +50,10 @@ def test_the_tui_uses_no_private_engine_names_and_no_http_of_its_own():
 
 
 def test_cli_start_up_does_not_load_mlflow_or_textual():
-    loaded = top_level(modules_after("from workflow.cli import build_parser; build_parser()"))
+    loaded = top_level(modules_after("from workflow.cli.main import build_parser; build_parser()"))
     assert not loaded & {"textual", "tui", "mlflow", "pandas"}
 
 
-@pytest.mark.parametrize("module", ["workflow.checks", "workflow.check_cli", "workflow.dag"])
+@pytest.mark.parametrize("module", ["workflow.checks", "workflow.cli.check", "workflow.dags.dag_file"])
 def test_command_modules_do_not_load_mlflow_at_import(module):
     assert "mlflow" not in top_level(modules_after(f"import {module}"))

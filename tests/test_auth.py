@@ -18,11 +18,11 @@ import pytest
 from conftest import seed_config
 from om_standin import OpenMetadataStandIn
 from token_standin import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT, TokenStandIn, jwk, pem, rsa_key
-from workflow import check_cli
-from workflow.auth import authenticator_for
-from workflow.cli import main
-from workflow.config import OpenMetadataConnection
-from workflow.sso import Token
+from workflow.cli import check as check_cli
+from workflow.openmetadata.auth import authenticator_for
+from workflow.cli.main import main
+from workflow.document.config import OpenMetadataConnection
+from workflow.openmetadata.sso import Token
 
 CLIENT_ID = "ingestion-client"
 SECRET = "client-secret-" + secrets.token_hex(8)
@@ -248,7 +248,7 @@ def test_wrong_credentials_name_the_provider_and_the_fields(provider, key, other
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_test_connection_accepts_right_and_names_wrong_credentials(provider, key, other_key, mlflow_url, write_config,
                                                                     tmp_path, capsys, caplog):
-    """`metadata test-connection` (through the function `workflow.cli` delegates to) with each provider."""
+    """`metadata test-connection` (through the function `workflow.cli.main` delegates to) with each provider."""
     wrong_secret = "wrong-secret-" + secrets.token_hex(8)
     outputs = []
     with start_tokens(provider, key) as tokens, OpenMetadataStandIn(token_validator=tokens.is_valid) as om:

@@ -23,10 +23,11 @@ from conftest import SEED_YAML, seed_config
 from mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, free_port, start_mlflow_server
 from om_standin import OpenMetadataStandIn
 
-from workflow import check_cli, cli
-from workflow.check_cli import TableView
+from workflow.cli import check as check_cli
+from workflow.cli import main as cli
+from workflow.cli.check import TableView
 from workflow.checks import FILE_SINK, MLFLOW, OPENMETADATA, CheckReport, CheckStep, iter_checks, run_checks
-from workflow.config import Workflow
+from workflow.document.config import Workflow
 
 REPO = Path(__file__).resolve().parent.parent
 MLFLOW_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
@@ -58,7 +59,7 @@ def statuses(report: CheckReport, endpoint: str) -> list[str]:
 
 
 def run_cli(write_config, capsys, data: dict, *args: str) -> tuple[int, str, str]:
-    """`metadata test-connection -c FILE ...` in process, through the function `workflow.cli` delegates to."""
+    """`metadata test-connection -c FILE ...` in process, through the function `workflow.cli.main` delegates to."""
     code = check_cli.main(["-c", str(write_config(data)), *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -519,7 +520,7 @@ METADATA = Path(sys.executable).parent / "metadata"
 
 
 @pytest.mark.parametrize("command", [
-    pytest.param([sys.executable, "-m", "workflow.check_cli"], id="check_cli"),
+    pytest.param([sys.executable, "-m", "workflow.cli.check"], id="check_cli"),
     pytest.param([str(METADATA), "test-connection"], id="metadata"),
 ])
 def test_done_when_seed_yaml_on_a_refused_port_exits_1_in_about_a_second(command, refused_url, om, tmp_path):

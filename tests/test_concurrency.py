@@ -6,8 +6,8 @@ import pytest
 
 from conftest import seed_config
 from om_standin import OpenMetadataStandIn
-from workflow.cli import main
-from workflow.config import Workflow
+from workflow.cli.main import main
+from workflow.document.config import Workflow
 from workflow.runner import run_workflow
 
 

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from conftest import SEED_YAML
-from workflow.cli import main
-from workflow.config import Auth0SSOClientConfig, FileSink, OpenMetadataJWTClientConfig
+from workflow.cli.main import main
+from workflow.document.config import Auth0SSOClientConfig, FileSink, OpenMetadataJWTClientConfig
 from workflow.errors import ConfigError, UserError
-from workflow.loader import load_workflow, parse_workflow
-from workflow.writer import to_yaml, write_workflow
+from workflow.document.loader import load_workflow, parse_workflow
+from workflow.document.writer import to_yaml, write_workflow
 
 SEED_SNIPPET_WITH_STRAY_QUOTES = SEED_YAML.replace(
     "    hostPort: http://localhost:8585/api\n    authProvider: no-auth\n",
@@ -169,7 +169,7 @@ def test_cli_exits_2_with_the_cause_and_no_traceback(tmp_path, content, expected
     path = tmp_path / "wf.yaml"
     path.write_text(content)
     env = {k: v for k, v in os.environ.items() if k != "NOT_SET_ANYWHERE"}
-    done = subprocess.run([sys.executable, "-m", "workflow.cli", "ingest", "-c", str(path)],
+    done = subprocess.run([sys.executable, "-m", "workflow.cli.main", "ingest", "-c", str(path)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert expected in done.stderr

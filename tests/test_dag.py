@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import io
+import shutil
 import stat
 import textwrap
 
@@ -19,15 +20,17 @@ import pytest
 from airflow_env import REPO_ROOT, Airflow, ensure_airflow_venv
 from conftest import seed_config
 from om_standin import OpenMetadataStandIn
-from workflow.airflow_task import WorkflowFailed, run_embedded_workflow
-from workflow.dag import KeepUnsetReferences, main, render_dag, write_dag
-from workflow.loader import load_workflow, parse_workflow
+from workflow.dags.task import WorkflowFailed, run_embedded_workflow
+from workflow.dags.dag_file import KeepUnsetReferences, main, render_dag, write_dag
+from workflow.document.loader import load_workflow, parse_workflow
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.aW5saW5lLWJvdC1zaWduYXR1cmU"
 DB_PASSWORD = "s3cr3t-db-pass"
 SERVICE = "local_mlflow"
 CHECKOUT = f"mlflow-om-workflow @ {REPO_ROOT.as_uri()}"
 """This checkout as the virtualenv mode's requirement (Airflow takes only PEP 508 requirements)."""
+OLD_DAG = REPO_ROOT / "tests" / "old_dags" / "release_0_1_0.py"
+"""A DAG file written by release 0.1.0, before the engine was laid out in packages."""
 AIRFLOW_TIMEOUT = 1800
 """The first Airflow test may build the Airflow virtualenv: minutes with a cold pip cache."""
 
@@ -250,6 +253,26 @@ def test_task_names_an_unset_variable_and_where_it_may_come_from(write_config, m
     assert "Airflow Variable" in str(failure.value)
 
 
+def old_dag_variables(mlflow_url: str, om_url: str) -> dict[str, str]:
+    """The values of the old DAG's ${VAR}s for the seeded MLflow and a stand-in."""
+    return {"MLFLOW_HOST_PORT": mlflow_url.split("://", 1)[1], "OM_JWT_TOKEN": TOKEN,
+            "OM_HOST_PORT": om_url.split("://", 1)[1].removesuffix("/api")}
+
+
+def test_a_dag_written_by_release_0_1_0_still_runs(mlflow_url, expected_models, monkeypatch, capsys):
+    """Its task function, as Airflow (or a virtualenv operator) calls it: it imports workflow.airflow_task."""
+    task = next(node for node in ast.parse(OLD_DAG.read_text()).body
+                if isinstance(node, ast.FunctionDef) and node.name == "ingest_mlflow_metadata")
+    namespace: dict = {}
+    exec(compile(ast.Module(body=[task], type_ignores=[]), str(OLD_DAG), "exec"), namespace)
+    with OpenMetadataStandIn(token=TOKEN) as om:
+        for name, value in old_dag_variables(mlflow_url, om.url).items():
+            monkeypatch.setenv(name, value)
+        namespace["ingest_mlflow_metadata"]()
+    assert {m["name"] for m in om.models.values()} == set(expected_models)
+    assert "Workflow summary: service 'local_mlflow'" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------- real Airflow
 
 
@@ -342,9 +365,23 @@ def test_airflow_virtualenv_task_installs_the_package_and_ingests(airflow, mlflo
         assert TOKEN not in log
 
 
+@pytest.mark.airflow
+@pytest.mark.timeout(AIRFLOW_TIMEOUT)
+def test_airflow_runs_a_dag_written_by_release_0_1_0(airflow, mlflow_url, expected_models):
+    with OpenMetadataStandIn(token=TOKEN) as om:
+        shutil.copy(OLD_DAG, airflow.dags / OLD_DAG.name)
+        for name, value in old_dag_variables(mlflow_url, om.url).items():
+            airflow.cli("variables", "set", name, value)
+
+        result, log = airflow.test_dag("release_0_1_0")
+
+        assert result == {"state": "success", "tasks": {"ingest": "success"}}, log[-4000:]
+        assert {m["name"] for m in om.models.values()} == set(expected_models)
+
+
 def test_an_output_folder_that_cannot_exist_is_explained(tmp_path, capsys):
     from conftest import SEED_YAML
-    from workflow.dag import main as dag_main
+    from workflow.dags.dag_file import main as dag_main
 
     config = tmp_path / "wf.yaml"
     config.write_text(SEED_YAML)

@@ -23,9 +23,9 @@ import requests
 
 from conftest import run_cancelled_when, seed_config
 from mlflow_proxy import MlflowProxy
-from workflow import retry
-from workflow.cli import Printer, ProgressView
-from workflow.config import Workflow
+from workflow.net import retry
+from workflow.cli.main import Printer, ProgressView
+from workflow.document.config import Workflow
 from workflow.events import ModelDone, ModelFailed
 from workflow.runner import run_workflow
 
@@ -61,7 +61,7 @@ def short_read_timeout(monkeypatch):
 def metadata(*args: str, timeout: float = 60) -> tuple[int, str, float]:
     """`metadata <args>` in a subprocess: exit code, output, seconds taken."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "workflow.cli", *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "workflow.cli.main", *args], capture_output=True, text=True,
                           timeout=timeout)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
@@ -333,7 +333,7 @@ def test_models_without_an_mlmodel_file_cost_two_calls_and_never_import_mlflow(r
     script.write_text(f"""
 import sys
 from conftest import seed_config
-from workflow.config import Workflow
+from workflow.document.config import Workflow
 from workflow.runner import run_workflow
 summary = run_workflow(Workflow.model_validate(seed_config({url!r}, {om.url!r}, **{TEN!r})))
 print(summary.processed, len(summary.warnings), "mlflow" in sys.modules)

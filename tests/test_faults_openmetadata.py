@@ -17,11 +17,11 @@ import pytest
 
 from conftest import run_cancelled_when, seed_config
 from om_standin import SERVER_MANAGED_FIELDS, OpenMetadataStandIn
-from workflow import om_client
-from workflow.config import Workflow
+from workflow.openmetadata import om_client
+from workflow.document.config import Workflow
 from workflow.events import RunSummary
-from workflow import retry
-from workflow.retry import RETRY_AFTER_CAP, retry_wait
+from workflow.net import retry
+from workflow.net.retry import RETRY_AFTER_CAP, retry_wait
 from workflow.runner import run_workflow
 
 SERVICE = "local_mlflow"

@@ -26,8 +26,8 @@ import requests
 from conftest import seed_config
 from mlflow_proxy import MlflowProxy
 from workflow import runner
-from workflow.cli import main
-from workflow.mlflow_source import MlflowSource
+from workflow.cli.main import main
+from workflow.registry.mlflow_source import MlflowSource
 
 SERVICE = "local_mlflow"
 STALE = "retired-model"
@@ -72,7 +72,7 @@ class LiveRun:
     """`metadata <args>` in a subprocess; its output lines are read as they come, with a deadline."""
 
     def __init__(self, *args: str):
-        self.process = subprocess.Popen([sys.executable, "-m", "workflow.cli", *args], text=True,
+        self.process = subprocess.Popen([sys.executable, "-m", "workflow.cli.main", *args], text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.lines: list[str] = []
@@ -254,7 +254,7 @@ def test_a_complete_paged_listing_marks_only_the_stale_model_deleted(registry, o
 # a full disk, but only for this process.
 LIMITED = """
 import resource, signal, sys
-from workflow.cli import main
+from workflow.cli.main import main
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv.pop(1))
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

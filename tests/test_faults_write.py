@@ -33,8 +33,8 @@ OLD = b"# the old file, which must survive\nsource: {}\n"
 SAVE_WORKFLOW = """
 import sys
 from workflow.errors import UserError
-from workflow.loader import load_workflow
-from workflow.writer import write_workflow
+from workflow.document.loader import load_workflow
+from workflow.document.writer import write_workflow
 
 source, target = sys.argv[1:3]
 loaded = load_workflow(source)
@@ -49,7 +49,7 @@ except UserError as exc:
 WRITE_DAG = """
 import sys
 from pathlib import Path
-from workflow.cli import main
+from workflow.cli.main import main
 
 source, target = sys.argv[1:3]
 sys.exit(main(["dag", "-c", source, "-o", str(Path(target).parent), "--dag-id", "nightly", "--force"]))

@@ -12,9 +12,9 @@ from conftest import seed_config
 from mlflow_server import seed_bulk_models, start_mlflow_server
 from om_standin import OpenMetadataStandIn
 from workflow import events as ev
-from workflow.cli import main
-from workflow.config import Workflow
-from workflow.mlflow_source import MlflowSource
+from workflow.cli.main import main
+from workflow.document.config import Workflow
+from workflow.registry.mlflow_source import MlflowSource
 from workflow.runner import run_workflow
 
 SERVICE = "local_mlflow"
@@ -307,7 +307,7 @@ def test_ctrl_c_stops_cleanly_and_prints_what_was_done(big_registry, om, write_c
 
     url, _ = big_registry
     path = write_config(seed_config(url, om.url))
-    process = subprocess.Popen([sys.executable, "-m", "workflow.cli", "ingest", "-c", str(path), "--workers", "1"],
+    process = subprocess.Popen([sys.executable, "-m", "workflow.cli.main", "ingest", "-c", str(path), "--workers", "1"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = process.stdout.readline()
     assert first.startswith("Ingesting MLflow")

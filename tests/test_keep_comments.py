@@ -16,8 +16,8 @@ import yaml
 from conftest import SEED_YAML
 from test_tui_support import FIXED_YAML, fixed_app, goto, run, text_of, type_into, wait_for
 
-from workflow.loader import MAX_FILE_BYTES, LoadedWorkflow, load_workflow
-from workflow.writer import keeps_layout, to_yaml, write_workflow
+from workflow.document.loader import MAX_FILE_BYTES, LoadedWorkflow, load_workflow
+from workflow.document.writer import keeps_layout, to_yaml, write_workflow
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJl"
 ENV = {"MLFLOW_URI": "http://mlflow.internal:5000", "OM_TOKEN": TOKEN}
@@ -312,8 +312,8 @@ def test_the_review_says_when_the_layout_will_be_rewritten(monkeypatch, tmp_path
 
 def test_metadata_help_and_the_app_s_steps_do_not_import_ruamel():
     """ruamel.yaml is imported only when a file is saved over: start-up time matters."""
-    code = ("import sys, contextlib, io, workflow.writer, tui.steps.review, tui.steps.write\n"
-            "from workflow.cli import main\n"
+    code = ("import sys, contextlib, io, workflow.document.writer, tui.steps.review, tui.steps.write\n"
+            "from workflow.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main(['--help'])\n"
             "print(sorted(m for m in sys.modules if m.startswith('ruamel')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

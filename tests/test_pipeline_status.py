@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from conftest import run_cancelled_when, seed_config
-from workflow.cli import main
-from workflow.config import Workflow
-from workflow.pipeline_status import last_fqn_part
+from workflow.cli.main import main
+from workflow.document.config import Workflow
+from workflow.openmetadata.pipeline_status import last_fqn_part
 from workflow.runner import run_workflow
 
 SERVICE = "local_mlflow"
@@ -80,7 +80,7 @@ def test_a_cancelled_run_is_recorded_as_failed(mlflow_url, om):
 
 def test_a_status_call_that_fails_is_a_warning_and_the_models_still_arrive(mlflow_url, expected_models, om,
                                                                            monkeypatch):
-    monkeypatch.setattr("workflow.retry.BACKOFF", 0.01)
+    monkeypatch.setattr("workflow.net.retry.BACKOFF", 0.01)
     om.inject("PUT", STATUS, status=500, message="status store down", times=None)
     summary = run(mlflow_url, om)
     assert summary.exit_code == 0 and not summary.failures

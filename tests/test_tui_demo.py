@@ -11,8 +11,8 @@ from test_tui_support import goto, run, text_of, wait_for
 from tui.app import WorkflowApp
 from tui.draft import Draft
 from workflow.demo import SAMPLE_MODELS, Demo, free_port, prepare_demo
-from workflow.loader import load_workflow
-from workflow.model_names import registered_model_names
+from workflow.document.loader import load_workflow
+from workflow.registry.model_names import registered_model_names
 
 
 def test_demo_is_ready_to_try_stops_with_the_app_and_reseeds_nothing(tmp_path):

@@ -9,8 +9,8 @@ from conftest import SEED_YAML
 from test_tui_support import DOCS_YAML, FIXED_JWT, FIXED_YAML
 
 from tui.draft import Draft
-from workflow.loader import parse_workflow
-from workflow.writer import has_inline_secret, to_yaml
+from workflow.document.loader import parse_workflow
+from workflow.document.writer import has_inline_secret, to_yaml
 
 def test_untouched_draft_writes_the_loaded_file_back_unchanged():
     for text in (SEED_YAML, DOCS_YAML):

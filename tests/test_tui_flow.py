@@ -16,7 +16,7 @@ from tui.app import WorkflowApp
 from tui.draft import Draft
 from tui.services import Services, engine_run_workflow
 from workflow import events as ev
-from workflow.loader import load_workflow
+from workflow.document.loader import load_workflow
 
 
 def closed_port() -> int:

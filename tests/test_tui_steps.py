@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, RichLog, Select
 
 from tui.app import WorkflowApp, main
 from tui.draft import Draft
-from workflow.loader import load_workflow
+from workflow.document.loader import load_workflow
 
 
 def test_opening_the_seed_or_the_docs_example_fills_the_form(write_config, tmp_path):

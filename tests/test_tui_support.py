@@ -23,7 +23,7 @@ from tui.draft import Draft
 from tui.services import Services
 from workflow import events as ev
 from workflow.checks import CheckStep
-from workflow.loader import parse_workflow
+from workflow.document.loader import parse_workflow
 
 FIXED_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJl"
 """A syntactically valid JWT with no expiry; not a real credential."""

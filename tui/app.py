@@ -107,7 +107,7 @@ def main(argv: list[str], prog: str = "metadata tui") -> int:
     demo = None
     try:
         if args.config and args.config.exists():
-            from workflow.loader import load_workflow
+            from workflow.document.loader import load_workflow
 
             draft = Draft.from_loaded(load_workflow(args.config))
         elif args.config or args.new:

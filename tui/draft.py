@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from workflow.auth import check_jwt
-from workflow.config import SECURITY_CONFIGS, AuthProvider, VerifySSL, Workflow
+from workflow.openmetadata.auth import check_jwt
+from workflow.document.config import SECURITY_CONFIGS, AuthProvider, VerifySSL, Workflow
 from workflow.errors import UserError
-from workflow.loader import LoadedWorkflow, expand_string, explain, parse_workflow
+from workflow.document.loader import LoadedWorkflow, expand_string, explain, parse_workflow
 
 Path_ = tuple[Any, ...]
 Kind = Literal["text", "secret", "lines", "list", "bool", "choice"]

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
-    from workflow.config import Workflow
+    from workflow.document.config import Workflow
     from workflow.events import Event, RunSummary
 
 
 def engine_list_models(registry_uri: str) -> list[str]:
-    from workflow.model_names import registered_model_names
+    from workflow.registry.model_names import registered_model_names
 
     return registered_model_names(registry_uri)
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .config import Workflow
+from .document.config import Workflow
 from .errors import UserError
-from .model_names import registered_model_names
+from .registry.model_names import registered_model_names
 
 HEALTH_TIMEOUT_S = 90.0
 SEED_TIMEOUT_S = 300.0

@@ -1,7 +1,7 @@
 """Plain-text renderings of engine results, shared by the CLI and the Airflow task."""
 from __future__ import annotations
 
-from .config import Workflow
+from .document.config import Workflow
 from .events import Issue, RunSummary
 from .sinks import describe_sink
 

@@ -14,9 +14,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
-from .auth import authenticator_for
+from .openmetadata.auth import authenticator_for
 from .checks import CheckReport, by_endpoint, iter_checks
-from .config import Workflow
+from .document.config import Workflow
 from .errors import EndpointError, UserError, short_reason
 from .events import (
     EventHandler,
@@ -31,13 +31,13 @@ from .events import (
     RunSummary,
     TotalKnown,
 )
-from .filters import filtered_reason
-from .mlflow_api import RegisteredModel
-from .mlflow_source import BuiltModel, MlflowSource, ModelError
-from .pipeline_status import PipelineStatus, pipeline_status_for
-from .redact import redact_uri
+from .document.filters import filtered_reason
+from .registry.mlflow_api import RegisteredModel
+from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
+from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
+from .document.redact import redact_uri
 from .sinks import Sink, SinkResult, describe_sink, sink_for
-from .stored_connection import with_stored_connection
+from .openmetadata.stored_connection import with_stored_connection
 
 DEFAULT_WORKERS = 8
 MAX_PENDING_WRITES = 2

@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from workflow.config import Workflow
-from workflow.redact import scrub, secret_values
-from workflow.writer import to_yaml
+from workflow.document.config import Workflow
+from workflow.document.redact import scrub, secret_values
+from workflow.document.writer import to_yaml
 
 from ..messages import CheckDone, ChecksFinished
 from ..widgets.check_list import CheckList

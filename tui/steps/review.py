@@ -16,10 +16,10 @@ from textual.content import Content
 from textual.highlight import highlight
 from textual.widgets import Static
 
-from workflow.config import Workflow
+from workflow.document.config import Workflow
 from workflow.errors import UserError
-from workflow.loader import load_workflow
-from workflow.writer import keeps_layout, to_yaml
+from workflow.document.loader import load_workflow
+from workflow.document.writer import keeps_layout, to_yaml
 
 from ..draft import Path_
 from ..messages import DiffReady

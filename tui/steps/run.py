@@ -15,9 +15,9 @@ from textual.containers import Horizontal
 from textual.widgets import ProgressBar, RichLog, Static
 
 from workflow import events as ev
-from workflow.config import Workflow
+from workflow.document.config import Workflow
 from workflow.errors import UserError
-from workflow.redact import scrub, secret_values
+from workflow.document.redact import scrub, secret_values
 
 from ..messages import RunEvent, RunFailed
 from .base import Step

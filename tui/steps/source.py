@@ -14,13 +14,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from workflow.config import FilterPattern
+from workflow.document.config import FilterPattern
 from workflow.errors import UserError
-from workflow.filters import filtered_reason
-from workflow.redact import redact_uri
+from workflow.document.filters import filtered_reason
+from workflow.document.redact import redact_uri
 
 from ..draft import Report
-from workflow.model_names import MAX_RESULTS
+from workflow.registry.model_names import MAX_RESULTS
 from ..messages import ModelNames
 from .base import Step
 

@@ -19,9 +19,9 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
-from ..auth import Authenticator
-from ..config import FileSink, Workflow
-from ..redact import scrub, secret_values
+from ..openmetadata.auth import Authenticator
+from ..document.config import FileSink, Workflow
+from ..document.redact import scrub, secret_values
 from .file_sink import file_sink_plan
 from .mlflow_checks import mlflow_plan
 from .network import READ_TIMEOUT_FACTOR

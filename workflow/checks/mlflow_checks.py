@@ -6,9 +6,9 @@ as far as can be done without MLflow (`mlflow_stores`), then opened with MLflow'
 """
 from __future__ import annotations
 
-from ..config import Workflow
+from ..document.config import Workflow
 from ..errors import EndpointError
-from ..redact import redact_uri
+from ..document.redact import redact_uri
 from .mlflow_artifacts import read_mlmodel
 from .mlflow_client import ClientStore
 from .mlflow_http import MlflowHttp, identify_mlflow

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 
 import requests
 
-from ..deadline import within
+from ..net.deadline import within
 from ..errors import EndpointError, UserError
 from .mlflow_http import mlflow_transport_failure
 

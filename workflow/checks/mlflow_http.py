@@ -10,8 +10,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..errors import EndpointError
-from ..mlflow_credentials import MlflowCredentials
-from ..redact import redact_uri
+from ..registry.mlflow_credentials import MlflowCredentials
+from ..document.redact import redact_uri
 from .network import READ_TIMEOUT_FACTOR, transport_failure
 from .steps import Outcome, passed
 

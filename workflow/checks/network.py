@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import EndpointError
-from ..om_client import network_failure
-from ..redact import redact_uri
+from ..openmetadata.om_client import network_failure
+from ..document.redact import redact_uri
 
 READ_TIMEOUT_FACTOR = 3
 """A server may take a moment to answer a search once connected, but not minutes."""

@@ -11,11 +11,11 @@ from urllib.parse import quote
 
 import requests
 
-from ..auth import Authenticator, NoAuth, authenticator_for
-from ..config import OpenMetadataConnection, OpenMetadataJWTClientConfig, Workflow
+from ..openmetadata.auth import Authenticator, NoAuth, authenticator_for
+from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig, Workflow
 from ..errors import EndpointError
-from ..om_client import ApiError, OpenMetadataClient, quote_fqn_part
-from ..redact import redact_uri
+from ..openmetadata.om_client import ApiError, OpenMetadataClient, quote_fqn_part
+from ..document.redact import redact_uri
 from ..sinks import SUPPORTED_SERVER, version_warning
 from .network import READ_TIMEOUT_FACTOR, check_http_url, transport_failure
 from .steps import OPENMETADATA, Outcome, Plan, Step, passed, warned

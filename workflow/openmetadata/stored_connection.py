@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from .auth import Authenticator
-from .config import MlflowConnection, ServiceConnection, Workflow
-from .errors import EndpointError, UserError
+from ..document.config import MlflowConnection, ServiceConnection, Workflow
+from ..errors import EndpointError, UserError
 from .om_client import ApiError, OpenMetadataClient, describe_failure
 
 

@@ -17,10 +17,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from .auth import Authenticator, authenticator_for
-from .config import OpenMetadataConnection, OpenMetadataJWTClientConfig, VerifySSL
-from .errors import EndpointError
-from .redact import redact_uri
-from .retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
+from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig, VerifySSL
+from ..errors import EndpointError
+from ..document.redact import redact_uri
+from ..net.retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
 
 USER_AGENT = "mlflow-om-workflow"
 

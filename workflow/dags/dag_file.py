@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from .errors import UserError
-from .loader import LoadedWorkflow, expand_string, load_workflow
-from .redact import secret_fields, uri_password
-from .writer import to_yaml, write_text_atomic
+from ..errors import UserError
+from ..document.loader import LoadedWorkflow, expand_string, load_workflow
+from ..document.redact import secret_fields, uri_password
+from ..document.writer import to_yaml, write_text_atomic
 
 Path_ = tuple[Any, ...]
 

@@ -16,11 +16,11 @@ from typing import Any
 from urllib.parse import quote
 
 from .auth import Authenticator
-from .config import Workflow
-from .errors import UserError, short_reason
-from .events import RunSummary
+from ..document.config import Workflow
+from ..errors import UserError, short_reason
+from ..events import RunSummary
 from .om_client import ApiError, OpenMetadataClient
-from .redact import scrub, secret_values
+from ..document.redact import scrub, secret_values
 
 PIPELINES = "/services/ingestionPipelines"
 READ_TIMEOUT = 10.0

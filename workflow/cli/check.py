@@ -16,12 +16,12 @@ import time
 from dataclasses import asdict
 from typing import TextIO
 
-from .checks import CheckReport, CheckStep, run_checks
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, raise_interrupted, \
+from ..checks import CheckReport, CheckStep, run_checks
+from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, raise_interrupted, \
     stop_signals
-from .errors import UserError
-from .loader import load_workflow
-from .stored_connection import with_stored_connection
+from ..errors import UserError
+from ..document.loader import load_workflow
+from ..openmetadata.stored_connection import with_stored_connection
 
 
 SYMBOLS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}

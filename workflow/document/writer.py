@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from .config import Workflow
-from .errors import UserError
+from ..errors import UserError
 from .loader import MAX_FILE_BYTES
 from .redact import redact_uri, secret_fields, uri_password
 

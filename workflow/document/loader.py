@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from .config import SECURITY_CONFIGS, Workflow
-from .errors import ConfigError, InvalidValue, Problem
+from ..errors import ConfigError, InvalidValue, Problem
 
 Path_ = tuple[Any, ...]
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import InvalidValue, UserError
+from ..errors import InvalidValue, UserError
 from .redact import redact_uri
 
 

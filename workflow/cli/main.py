@@ -18,7 +18,7 @@ import warnings
 from contextlib import contextmanager, suppress
 from typing import Callable, Iterator, TextIO
 
-from .errors import UserError
+from ..errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -75,7 +75,7 @@ def worker_count(text: str) -> int:
 
 # Commands whose parsers live with their code (`main(argv, prog) -> exit code`), imported only when
 # used so that start-up stays fast (the TUI's module brings Textual).
-PLUGGED_MODULES = {"test-connection": "workflow.check_cli", "tui": "tui.app", "dag": "workflow.dag"}
+PLUGGED_MODULES = {"test-connection": "workflow.cli.check", "tui": "tui.app", "dag": "workflow.dags.dag_file"}
 PLUGGED_HELP = {
     "test-connection": "check both endpoints of a workflow, step by step",
     "tui": "open the terminal app to author, check, write and run a workflow",
@@ -87,9 +87,9 @@ PLUGGED_HELP = {
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from .loader import load_workflow
-    from .redact import secret_values
-    from .runner import run_workflow
+    from ..document.loader import load_workflow
+    from ..document.redact import secret_values
+    from ..runner import run_workflow
 
     config = load_workflow(args.config).config
     quiet_libraries()
@@ -117,7 +117,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _report(result: dict[str, object], config, out: "Printer", view: "ProgressView") -> int:  # noqa: ANN001
     """Print how the run ended and return its exit code (before any signal's code replaces it)."""
-    from .runner import ChecksFailed
+    from ..runner import ChecksFailed
 
     error = result.get("error")
     if isinstance(error, ChecksFailed) and error.report is not None:
@@ -135,7 +135,7 @@ def _report(result: dict[str, object], config, out: "Printer", view: "ProgressVi
 
 def _print_failed_checks(report, out: "Printer") -> None:  # noqa: ANN001 - a checks.CheckReport
     """The steps that stopped the run, worded as `metadata test-connection` words them."""
-    from .check_cli import LineView, verdict
+    from .check import LineView, verdict
 
     view = LineView(out.stream)
     for step in report.steps:
@@ -160,13 +160,13 @@ class Printer:
         self.tty = stream.isatty()
 
     def line(self, text: str = "", *, stream: TextIO | None = None) -> None:
-        from .redact import scrub
+        from ..document.redact import scrub
 
         target = stream or self.stream
         print(scrub(text, self.secrets), file=target, flush=True)
 
     def summary(self, summary, config, total: int | None = None) -> None:  # noqa: ANN001 - RunSummary, Workflow
-        from .render import summary_lines
+        from ..render import summary_lines
 
         for text in summary_lines(summary, config, total=total):
             self.line(text)
@@ -185,7 +185,7 @@ class ProgressView:
         self.last = 0.0
 
     def handle(self, event) -> None:  # noqa: ANN001 - an events.Event
-        from . import events as ev
+        from .. import events as ev
 
         if isinstance(event, ev.RunStarted):
             self.out.line(f"Ingesting MLflow {event.source} as service {event.service!r} into {event.sink}")

@@ -19,10 +19,10 @@ from typing import Any, Iterator
 
 import yaml
 
-from .config import MlflowConnection
-from .errors import short_reason
+from ..document.config import MlflowConnection
+from ..errors import short_reason
 from .mlflow_api import PAGE_SIZE, ReadError, RegisteredModel, Registry, Run, Version, registry_for
-from .redact import without_credentials
+from ..document.redact import without_credentials
 
 
 class ModelError(Exception):

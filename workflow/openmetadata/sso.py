@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .auth import unverified_claims
-from .config import (
+from ..document.config import (
     Auth0SSOClientConfig,
     AzureSSOClientConfig,
     CustomOidcSSOClientConfig,
@@ -37,9 +37,9 @@ from .config import (
     OktaSSOClientConfig,
     OpenMetadataConnection,
 )
-from .errors import EndpointError, UserError
+from ..errors import EndpointError, UserError
 from .om_client import network_failure, verify_setting
-from .redact import redact_uri, scrub
+from ..document.redact import redact_uri, scrub
 
 log = logging.getLogger(__name__)
 

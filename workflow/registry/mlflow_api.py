@@ -19,11 +19,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
-from .config import MlflowConnection
-from .deadline import within
-from .errors import short_reason
+from ..document.config import MlflowConnection
+from ..net.deadline import within
+from ..errors import short_reason
 from .mlflow_credentials import MlflowCredentials
-from .retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
+from ..net.retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
 
 API = "/api/2.0/mlflow"
 PAGE_SIZE = 1000  # MLflow's maximum for registered-model searches (its default is 100)

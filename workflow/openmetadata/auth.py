@@ -12,8 +12,8 @@ import os
 import time
 from typing import Protocol
 
-from .config import OpenMetadataConnection, OpenMetadataJWTClientConfig
-from .errors import UserError
+from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig
+from ..errors import UserError
 
 
 class Authenticator(Protocol):

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from .auth import Authenticator
-from .config import FileSink as FileSinkConfig
-from .config import Workflow
-from .errors import EndpointError, UserError
-from .events import Outcome
-from .mlflow_source import BuiltModel
-from .om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, tls_warnings
-from .redact import redact_uri
+from ..openmetadata.auth import Authenticator
+from ..document.config import FileSink as FileSinkConfig
+from ..document.config import Workflow
+from ..errors import EndpointError, UserError
+from ..events import Outcome
+from ..registry.mlflow_source import BuiltModel
+from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, tls_warnings
+from ..document.redact import redact_uri
 
 SUPPORTED_SERVER = (2, 0)
 """The OpenMetadata API version this tool speaks; another major.minor is a warning, not a refusal."""
