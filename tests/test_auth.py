@@ -19,10 +19,10 @@ from conftest import seed_config
 from om_standin import OpenMetadataStandIn
 from token_standin import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT, TokenStandIn, jwk, pem, rsa_key
 from workflow.cli import check as check_cli
-from workflow.openmetadata.auth import authenticator_for
+from workflow.openmetadata.sso import authenticator_for
 from workflow.cli.main import main
 from workflow.document.config import OpenMetadataConnection
-from workflow.openmetadata.sso import Token
+from workflow.openmetadata.tokens import Token
 
 CLIENT_ID = "ingestion-client"
 SECRET = "client-secret-" + secrets.token_hex(8)

@@ -16,7 +16,7 @@ from om_standin import OpenMetadataStandIn
 from token_standin import TokenStandIn, make_tls_files
 from workflow.cli.main import main
 from workflow.document.config import OpenMetadataConnection
-from workflow.openmetadata.om_client import tls_warnings
+from workflow.openmetadata.tls import tls_warnings
 
 CLIENT_ID = "ingestion-client"
 SECRET = "client-secret-" + secrets.token_hex(8)

@@ -14,7 +14,6 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
-from .openmetadata.auth import authenticator_for
 from .checks import CheckReport, by_endpoint, iter_checks
 from .document.config import Workflow
 from .errors import EndpointError, UserError, short_reason
@@ -35,6 +34,7 @@ from .document.filters import filtered_reason
 from .registry.mlflow_api import RegisteredModel
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
+from .openmetadata.sso import authenticator_for
 from .document.redact import redact_uri
 from .sinks import Sink, SinkResult, describe_sink, sink_for
 from .openmetadata.stored_connection import with_stored_connection

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import EndpointError
-from ..openmetadata.om_client import network_failure
+from ..net.failures import network_failure
 from ..document.redact import redact_uri
 
 READ_TIMEOUT_FACTOR = 3

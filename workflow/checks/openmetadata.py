@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import requests
 
-from ..openmetadata.auth import Authenticator, NoAuth, authenticator_for
+from ..openmetadata.auth import Authenticator, NoAuth
+from ..openmetadata.sso import authenticator_for
 from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig, Workflow
 from ..errors import EndpointError
 from ..openmetadata.om_client import ApiError, OpenMetadataClient, quote_fqn_part

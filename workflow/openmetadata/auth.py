@@ -2,7 +2,8 @@
 
 Each provider is a small class with `header()` (cached until shortly before expiry) and
 `invalidate()` (called once when the server answers 401 mid-run, to fetch a fresh token). The bot JWT
-lives here; the identity providers (auth0, azure, custom-oidc, google, okta) are in `sso.py`.
+lives here; the identity providers (auth0, azure, custom-oidc, google, okta) are in `sso.py`, with
+`authenticator_for`, which picks one for a connection.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import os
 import time
 from typing import Protocol
 
-from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig
+from ..document.config import OpenMetadataJWTClientConfig
 from ..errors import UserError
 
 
@@ -95,14 +96,3 @@ def unverified_claims(token: str) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-def authenticator_for(connection: OpenMetadataConnection) -> Authenticator:
-    """No header, the bot JWT, or a token fetched from the identity provider of `securityConfig`."""
-    config = connection.securityConfig
-    if connection.provider == "no-auth" or config is None:
-        return NoAuth()
-    if isinstance(config, OpenMetadataJWTClientConfig):
-        return StaticJWT(connection.provider, config)
-    # Imported here, not at the top: sso uses om_client's TLS and network helpers, and om_client imports this module.
-    from .sso import sso_authenticator
-
-    return sso_authenticator(connection)

@@ -29,7 +29,8 @@ from ..document.config import Workflow
 from ..errors import EndpointError, UserError
 from ..events import Outcome
 from ..registry.mlflow_source import BuiltModel
-from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, tls_warnings
+from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part
+from ..openmetadata.tls import tls_warnings
 from ..document.redact import redact_uri
 
 SUPPORTED_SERVER = (2, 0)
