@@ -25,7 +25,7 @@ from om_standin import OpenMetadataStandIn
 
 from workflow.cli import check as check_cli
 from workflow.cli import main as cli
-from workflow.cli.check import TableView
+from workflow.cli.check_report import TableView
 from workflow.checks import FILE_SINK, MLFLOW, OPENMETADATA, CheckReport, CheckStep, iter_checks, run_checks
 from workflow.document.config import Workflow
 

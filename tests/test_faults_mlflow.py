@@ -24,7 +24,7 @@ import requests
 from conftest import run_cancelled_when, seed_config
 from mlflow_proxy import MlflowProxy
 from workflow.net import retry
-from workflow.cli.main import Printer, ProgressView
+from workflow.render import Printer, ProgressView
 from workflow.document.config import Workflow
 from workflow.events import ModelDone, ModelFailed
 from workflow.runner import run_workflow

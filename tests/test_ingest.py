@@ -377,7 +377,7 @@ def test_a_failed_run_keeps_the_last_good_file_output(mlflow_url, tmp_path):
 
 
 def test_a_sink_that_breaks_fails_its_models_not_the_run(mlflow_url, expected_models, tmp_path, monkeypatch):
-    from workflow.sinks import FileSink
+    from workflow.sinks.file import FileSink
 
     def full_disk(self, batch):
         raise OSError(28, "No space left on device")

@@ -1,9 +1,15 @@
-"""Plain-text renderings of engine results, shared by the CLI and the Airflow task."""
+"""Plain-text renderings of a run, shared by the CLI and the Airflow task: live progress from the
+run's events, the end-of-run summary, and where the models went; every line scrubbed of secrets."""
 from __future__ import annotations
 
+import time
+from typing import TextIO
+
+from . import events as ev
+from .document.config import FileSink as FileSinkConfig
 from .document.config import Workflow
+from .document.redact import redact_uri, scrub
 from .events import Issue, RunSummary
-from .sinks import describe_sink
 
 MAX_LISTED = 50
 
@@ -77,3 +83,92 @@ def _issues(title: str, issues: tuple[Issue, ...]) -> list[str]:
     if len(issues) > MAX_LISTED:
         lines.append(f"  ... and {len(issues) - MAX_LISTED} more")
     return lines
+
+
+class Printer:
+    """Writes lines with every secret of the config scrubbed out."""
+
+    def __init__(self, stream: TextIO, secrets: list[str]):
+        self.stream = stream
+        self.secrets = secrets
+        self.tty = stream.isatty()
+
+    def line(self, text: str = "", *, stream: TextIO | None = None) -> None:
+        target = stream or self.stream
+        print(scrub(text, self.secrets), file=target, flush=True)
+
+    def summary(self, summary, config, total: int | None = None) -> None:  # noqa: ANN001 - RunSummary, Workflow
+        for text in summary_lines(summary, config, total=total):
+            self.line(text)
+
+
+
+class ProgressView:
+    """Live progress: one rewritten line on a terminal, a plain line every few seconds otherwise."""
+
+    def __init__(self, out: Printer, every: float = 5.0, verbose: bool = False):
+        self.out = out
+        self.verbose = verbose
+        self.every = every
+        self.total: int | None = None
+        self.done = 0
+        self.failed = 0
+        self.last = 0.0
+
+    def handle(self, event) -> None:  # noqa: ANN001 - an events.Event
+        if isinstance(event, ev.RunStarted):
+            self.out.line(f"Ingesting MLflow {event.source} as service {event.service!r} into {event.sink}")
+        elif isinstance(event, ev.TotalKnown):
+            self.total = event.total
+        elif isinstance(event, ev.ModelDone):
+            self.done += 1
+            if self.verbose:
+                self._clear()
+                self.out.line(f"  {event.outcome:<10}{event.name}")
+        elif isinstance(event, ev.ModelFiltered):
+            self.done += 1
+            if self.verbose:
+                self._clear()
+                self.out.line(f"  filtered {event.name}: {event.reason}")
+        elif isinstance(event, ev.ModelFailed):
+            self.done += 1
+            self.failed += 1
+            self._clear()
+            self.out.line(f"  failed   {event.name}: {event.reason}")
+        elif isinstance(event, ev.ModelWarning):
+            self._clear()
+            self.out.line(f"  warning  {event.name}: {event.message}")
+        elif isinstance(event, ev.ModelsDeleted):
+            self._clear()
+            self.out.line(f"  marked deleted: {', '.join(event.names)}")
+        elif isinstance(event, ev.RunFinished):
+            self._clear()
+            return
+        self._progress()
+
+    def _text(self) -> str:
+        return f"  {self.counts()}"
+
+    def counts(self) -> str:
+        """How far the run got, e.g. "12/40 models handled, 1 failed"."""
+        of = f"/{self.total}" if self.total is not None else ""
+        return f"{self.done}{of} models handled, {self.failed} failed"
+
+    def _progress(self) -> None:
+        now = time.monotonic()
+        if self.out.tty:
+            self.out.stream.write("\r" + self._text() + "\033[K")
+            self.out.stream.flush()
+        elif now - self.last >= self.every and self.done:
+            self.last = now
+            self.out.line(self._text())
+
+    def _clear(self) -> None:
+        if self.out.tty:
+            self.out.stream.write("\r\033[K")
+
+
+def describe_sink(config: Workflow) -> str:
+    if isinstance(config.sink, FileSinkConfig):
+        return f"file {config.sink.config.filename}"
+    return redact_uri(config.openmetadata.hostPort)

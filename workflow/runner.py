@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
@@ -35,8 +36,14 @@ from .registry.mlflow_api import RegisteredModel
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for
+from .document.config import FileSink as FileSinkConfig
 from .document.redact import redact_uri
-from .sinks import Sink, SinkResult, describe_sink, sink_for
+from .openmetadata.auth import Authenticator
+from .openmetadata.om_client import OpenMetadataClient
+from .render import describe_sink
+from .sinks.base import Sink, SinkResult
+from .sinks.file import FileSink
+from .sinks.metadata_rest import OpenMetadataSink
 from .openmetadata.stored_connection import with_stored_connection
 
 DEFAULT_WORKERS = 8
@@ -104,6 +111,14 @@ def _checks_failed(report: CheckReport) -> ChecksFailed:
     causes = "; ".join(f"{step.endpoint}: {step.cause}" for step in failures)
     return ChecksFailed(f"the endpoint checks failed, so nothing was run: {causes}",
                         hint=next((step.remediation for step in failures if step.remediation), ""), report=report)
+
+
+def sink_for(config: Workflow, auth: Authenticator | None = None, *, stop: threading.Event | None = None) -> Sink:
+    """The configured sink; `stop` (the run's cancel) cuts short its retry waits."""
+    if isinstance(config.sink, FileSinkConfig):
+        return FileSink(Path(config.sink.config.filename))
+    return OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=stop))
+
 
 
 class _Run:

@@ -15,9 +15,8 @@ from ..openmetadata.auth import Authenticator, NoAuth
 from ..openmetadata.sso import authenticator_for
 from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig, Workflow
 from ..errors import EndpointError
-from ..openmetadata.om_client import ApiError, OpenMetadataClient, quote_fqn_part
+from ..openmetadata.om_client import SUPPORTED_SERVER, ApiError, OpenMetadataClient, quote_fqn_part, version_warning
 from ..document.redact import redact_uri
-from ..sinks import SUPPORTED_SERVER, version_warning
 from .network import READ_TIMEOUT_FACTOR, check_http_url, transport_failure
 from .steps import OPENMETADATA, Outcome, Plan, Step, passed, warned
 

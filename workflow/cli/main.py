@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import signal
 import sys
 import threading
-import time
-import warnings
-from contextlib import contextmanager, suppress
-from typing import Callable, Iterator, TextIO
 
 from ..errors import UserError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from .check_report import LineView, verdict
+from .process import EXIT_FAILED, EXIT_USAGE, Interrupted, StopRequests, exit_code_for, quiet_libraries, stop_signals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +82,7 @@ PLUGGED_HELP = {
 def _ingest(args: argparse.Namespace) -> int:
     from ..document.loader import load_workflow
     from ..document.redact import secret_values
+    from ..render import Printer, ProgressView
     from ..runner import run_workflow
 
     config = load_workflow(args.config).config
@@ -135,200 +129,11 @@ def _report(result: dict[str, object], config, out: "Printer", view: "ProgressVi
 
 def _print_failed_checks(report, out: "Printer") -> None:  # noqa: ANN001 - a checks.CheckReport
     """The steps that stopped the run, worded as `metadata test-connection` words them."""
-    from .check import LineView, verdict
-
     view = LineView(out.stream)
     for step in report.steps:
         if step.status in ("fail", "warn"):
             view.step(step)
     out.line(verdict(report, sum(step.elapsed for step in report.steps)))
-
-
-def quiet_libraries() -> None:
-    """MLflow and urllib3 log retries and deprecations at WARNING; the run reports failures itself."""
-    warnings.filterwarnings("ignore")
-    for name in ("mlflow", "urllib3", "alembic", "git"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-class Printer:
-    """Writes lines with every secret of the config scrubbed out."""
-
-    def __init__(self, stream: TextIO, secrets: list[str]):
-        self.stream = stream
-        self.secrets = secrets
-        self.tty = stream.isatty()
-
-    def line(self, text: str = "", *, stream: TextIO | None = None) -> None:
-        from ..document.redact import scrub
-
-        target = stream or self.stream
-        print(scrub(text, self.secrets), file=target, flush=True)
-
-    def summary(self, summary, config, total: int | None = None) -> None:  # noqa: ANN001 - RunSummary, Workflow
-        from ..render import summary_lines
-
-        for text in summary_lines(summary, config, total=total):
-            self.line(text)
-
-
-class ProgressView:
-    """Live progress: one rewritten line on a terminal, a plain line every few seconds otherwise."""
-
-    def __init__(self, out: Printer, every: float = 5.0, verbose: bool = False):
-        self.out = out
-        self.verbose = verbose
-        self.every = every
-        self.total: int | None = None
-        self.done = 0
-        self.failed = 0
-        self.last = 0.0
-
-    def handle(self, event) -> None:  # noqa: ANN001 - an events.Event
-        from .. import events as ev
-
-        if isinstance(event, ev.RunStarted):
-            self.out.line(f"Ingesting MLflow {event.source} as service {event.service!r} into {event.sink}")
-        elif isinstance(event, ev.TotalKnown):
-            self.total = event.total
-        elif isinstance(event, ev.ModelDone):
-            self.done += 1
-            if self.verbose:
-                self._clear()
-                self.out.line(f"  {event.outcome:<10}{event.name}")
-        elif isinstance(event, ev.ModelFiltered):
-            self.done += 1
-            if self.verbose:
-                self._clear()
-                self.out.line(f"  filtered {event.name}: {event.reason}")
-        elif isinstance(event, ev.ModelFailed):
-            self.done += 1
-            self.failed += 1
-            self._clear()
-            self.out.line(f"  failed   {event.name}: {event.reason}")
-        elif isinstance(event, ev.ModelWarning):
-            self._clear()
-            self.out.line(f"  warning  {event.name}: {event.message}")
-        elif isinstance(event, ev.ModelsDeleted):
-            self._clear()
-            self.out.line(f"  marked deleted: {', '.join(event.names)}")
-        elif isinstance(event, ev.RunFinished):
-            self._clear()
-            return
-        self._progress()
-
-    def _text(self) -> str:
-        return f"  {self.counts()}"
-
-    def counts(self) -> str:
-        """How far the run got, e.g. "12/40 models handled, 1 failed"."""
-        of = f"/{self.total}" if self.total is not None else ""
-        return f"{self.done}{of} models handled, {self.failed} failed"
-
-    def _progress(self) -> None:
-        now = time.monotonic()
-        if self.out.tty:
-            self.out.stream.write("\r" + self._text() + "\033[K")
-            self.out.stream.flush()
-        elif now - self.last >= self.every and self.done:
-            self.last = now
-            self.out.line(self._text())
-
-    def _clear(self) -> None:
-        if self.out.tty:
-            self.out.stream.write("\r\033[K")
-
-
-# ------------------------------------------------------------------------------------------ signals
-
-
-def exit_code_for(signum: int) -> int:
-    """The shell's convention for "stopped by a signal": 128 + its number (130 SIGINT, 143 SIGTERM)."""
-    return 128 + signum
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM turned into an exception (see `raise_interrupted`), carrying its exit code.
-
-    A KeyboardInterrupt, so that `except Exception` in libraries lets it through, as it does Ctrl-C.
-    """
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code_for(self.signum)
-
-
-def raise_interrupted(signum: int, frame: object) -> None:
-    """A handler for commands that have nothing to finish (test-connection): stop where we are."""
-    raise Interrupted(signum)
-
-
-@contextmanager
-def stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `handler` inside the block; the previous handlers come back after.
-
-    Without this SIGTERM (what schedulers, `timeout` and `kill` send) ends the process on the spot,
-    with no summary. Signals can only be handled in the main thread, so elsewhere nothing changes,
-    and a signal that was ignored when we started (a `nohup` or background job) stays ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-class StopRequests:
-    """How `metadata ingest` takes SIGINT and SIGTERM: the first cancels the run, a second quits at once.
-
-    The first sets `cancel`: the run thread finishes the models in flight and returns a summary of
-    what was done. A second means "do not wait": the process ends there. Either is acknowledged at
-    once, written straight to the file descriptor: a handler runs in the main thread between two
-    bytecodes, maybe inside a print, where re-entering the buffered stream would fail. (Setting
-    `cancel` is safe: the main thread never holds its lock, it waits on another event.)
-    """
-
-    def __init__(self, cancel: threading.Event, progress: Callable[[], str]):
-        self.cancel = cancel
-        self.progress = progress
-        self.signum: int | None = None
-
-    def __call__(self, signum: int, frame: object) -> None:
-        if self.signum is not None:
-            self._say(f"Quit at once on a second {_name(signum)} after {self.progress()}: the models in flight "
-                      "were dropped and nothing was marked deleted.")
-            sinks = sys.modules.get("workflow.sinks")  # loaded by the run; no import inside a handler
-            if sinks is not None:
-                sinks.discard_temp_files()
-            os._exit(exit_code_for(signum))
-        self.signum = signum
-        self.cancel.set()
-        again = "Ctrl-C" if signum == signal.SIGINT else _name(signum)
-        by = "" if signum == signal.SIGINT else f" on {_name(signum)}"
-        self._say(f"Cancelling{by}: finishing the models in flight, then stopping ({again} again to quit at once)")
-
-    def exit_code(self, code: int) -> int:
-        """The run's own exit code, unless a signal stopped it."""
-        return code if self.signum is None else exit_code_for(self.signum)
-
-    @staticmethod
-    def _say(text: str) -> None:
-        with suppress(OSError, ValueError):  # no usable stdout: the summary still tells
-            os.write(sys.stdout.fileno(), f"\n{text}\n".encode())
-
-
-def _name(signum: int) -> str:
-    return signal.Signals(signum).name
 
 
 if __name__ == "__main__":

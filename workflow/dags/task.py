@@ -11,12 +11,11 @@ import sys
 import textwrap
 from typing import Iterator, Mapping, TextIO
 
-from ..cli.main import Printer, ProgressView
 from ..errors import ConfigError, UserError
 from ..events import RunSummary
 from ..document.loader import parse_workflow
 from ..document.redact import scrub, secret_values
-from ..render import verdict
+from ..render import Printer, ProgressView, verdict
 from ..runner import run_workflow
 
 WHERE_VARIABLES = (

@@ -289,3 +289,17 @@ def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> 
                                                                "or verifySSL: ignore to skip verification")
 
 
+SUPPORTED_SERVER = (2, 0)
+"""The OpenMetadata API version this tool speaks; another major.minor is a warning, not a refusal."""
+
+
+
+def version_warning(version: str) -> str | None:
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return f"OpenMetadata reports an unreadable version {version!r}; continuing"
+    if (major, minor) != SUPPORTED_SERVER:
+        expected = ".".join(map(str, SUPPORTED_SERVER))
+        return f"OpenMetadata server is {version}, this tool speaks the {expected}.x API; continuing, but check the results"
+    return None

@@ -1,0 +1,197 @@
+"""The metadata-rest sink: built models into the OpenMetadata server.
+
+It takes batches of `BuiltModel`s from several threads and answers with one `SinkResult` per model.
+It compares each model's hash with what the server already holds, so a re-run over an unchanged
+registry sends nothing and says so.
+
+Nothing is lost quietly: the client retries what the server may answer better next time (see
+`retry.RETRY_STATUSES`), a model the bulk answer rejects is sent once more on its own, and every
+model that still did not get in is a `SinkResult` with the HTTP status and the server's message, or
+the timeout or reset that cut the call. Every write is a create-or-update by FQN, so a retry of a
+write that did land updates the model instead of adding another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from ..document.config import Workflow
+from ..errors import UserError
+from ..events import Outcome
+from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, \
+    version_warning
+from ..openmetadata.tls import tls_warnings
+from ..registry.mlflow_source import BuiltModel
+from .base import SinkResult, source_hash
+
+@dataclass
+class Existing:
+    id: str
+    name: str
+    source_hash: str | None
+    deleted: bool
+
+
+class OpenMetadataSink:
+    name = "OpenMetadata"
+
+    def __init__(self, config: Workflow, client: OpenMetadataClient):
+        self.config = config
+        self.service = config.source.serviceName
+        self.client = client
+        self.batch_size = config.sink.config.bulk_sink_batch_size or 100  # type: ignore[union-attr]
+        self.override = str(config.source_options.overrideMetadata).lower()
+        self.use_bulk = True
+        self.existing: dict[str, Existing] = {}
+
+    def open(self) -> list[str]:
+        """Check the server, ensure the service exists, and learn what it already holds."""
+        warnings = tls_warnings(self.config.openmetadata)
+        try:
+            version = self.client.server_version()
+            warning = version_warning(version) if self.config.openmetadata.enableVersionValidation else None
+            if warning:
+                warnings.append(warning)
+            if self.client.get_service(self.service) is None:
+                self.client.put("/services/mlmodelServices", self._service_request())
+            self.existing = self._existing_models()
+        except (ApiError, OSError, ValueError) as exc:
+            raise describe_failure(exc, self.config.openmetadata) from None
+        return warnings
+
+    def _service_request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": self.service, "serviceType": "Mlflow"}
+        if self.config.openmetadata.storeServiceConnection:
+            mlflow = self.config.mlflow
+            body["connection"] = {"config": {
+                "type": "Mlflow",
+                "trackingUri": mlflow.trackingUri,
+                "registryUri": mlflow.effective_registry_uri,
+                "supportsMetadataExtraction": True,
+            }}
+        return body
+
+    def _existing_models(self) -> dict[str, Existing]:
+        found: dict[str, Existing] = {}
+        after = None
+        while True:
+            params: dict[str, Any] = {"service": self.service, "limit": 1000, "include": "all"}
+            if after:
+                params["after"] = after
+            page = self.client.get("/mlmodels", **params) or {}
+            for entity in page.get("data", []):
+                fqn = entity.get("fullyQualifiedName") or model_fqn(self.service, entity["name"])
+                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"), bool(entity.get("deleted")))
+            after = (page.get("paging") or {}).get("after")
+            if not after:
+                return found
+
+    def write(self, batch: list[BuiltModel]) -> list[SinkResult]:
+        results: list[SinkResult] = []
+        to_send: list[dict[str, Any]] = []
+        for built in batch:
+            request = dict(built.request)
+            request["sourceHash"] = source_hash(request)
+            known = self.existing.get(model_fqn(self.service, built.name))
+            if known and not known.deleted and known.source_hash == request["sourceHash"]:
+                results.append(SinkResult(built.name, "unchanged"))
+            else:
+                to_send.append(request)
+        if to_send:
+            results += self._send(to_send)
+        return results
+
+    def _outcome(self, name: str) -> Outcome:
+        return "updated" if model_fqn(self.service, name) in self.existing else "created"
+
+    def _send(self, requests: list[dict[str, Any]]) -> list[SinkResult]:
+        if self.use_bulk:
+            try:
+                return self._send_bulk(requests)
+            except ApiError as exc:
+                if exc.status not in (404, 405) or exc.html:
+                    return self._all_failed(requests, exc)
+                self.use_bulk = False  # an older server: one PUT per model
+            except (UserError, OSError, ValueError) as exc:  # UserError: e.g. the token endpoint failed on a refresh
+                return self._all_failed(requests, exc)
+        return [self._send_one(r) for r in requests]
+
+    def _send_bulk(self, requests: list[dict[str, Any]]) -> list[SinkResult]:
+        """One bulk PUT; each model in its `failedRequest` is sent again on its own, once: the bulk
+        endpoint can fail a model for reasons a single PUT does not meet (a lock or a timeout inside
+        the server), and a rejection that stands is then reported with the single PUT's own answer."""
+        answer = self.client.put("/mlmodels/bulk", requests, **{"async": "false", "overrideMetadata": self.override}) or {}
+        rejected = self._rejected_names(answer)
+        return [self._send_one(r) if r["name"] in rejected else SinkResult(r["name"], self._outcome(r["name"]))
+                for r in requests]
+
+    def _rejected_names(self, answer: dict[str, Any]) -> set[str]:
+        names = set()
+        for item in answer.get("failedRequest") or []:
+            request = item.get("request")
+            names.add(request.get("name") if isinstance(request, dict) else _name_from_fqn(str(request), self.service))
+        return names
+
+    def _send_one(self, request: dict[str, Any]) -> SinkResult:
+        try:
+            self.client.put("/mlmodels", request)
+        except (UserError, ApiError, OSError, ValueError) as exc:
+            return SinkResult(request["name"], error=self._failure(exc))
+        return SinkResult(request["name"], self._outcome(request["name"]))
+
+    def _all_failed(self, requests: list[dict[str, Any]], exc: BaseException) -> list[SinkResult]:
+        reason = self._failure(exc)
+        return [SinkResult(r["name"], error=reason) for r in requests]
+
+    def _failure(self, exc: BaseException) -> str:
+        """Why a write did not get in, for each of its models: the HTTP status and the server's message,
+        or what cut the call short."""
+        if isinstance(exc, UserError):
+            return exc.message
+        if isinstance(exc, ApiError) and not exc.html and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+            return f"rejected by OpenMetadata (HTTP {exc.status}): {exc.message}"
+        return describe_failure(exc, self.config.openmetadata).message
+
+    def mark_deleted(self, seen: set[str]) -> list[str]:
+        """Soft-delete the service's models that the registry no longer lists; nothing if none are stale."""
+        seen_fqns = {model_fqn(self.service, name) for name in seen}
+        stale = [e for fqn, e in self.existing.items() if not e.deleted and fqn not in seen_fqns]
+        if not stale or not seen_fqns:
+            return []
+        try:
+            return self._delete_stale(seen_fqns, stale)
+        except (ApiError, OSError, ValueError) as exc:
+            raise describe_failure(exc, self.config.openmetadata) from None
+
+    def _delete_stale(self, seen_fqns: set[str], stale: list[Existing]) -> list[str]:
+        body = {"scopeFqn": quote_fqn_part(self.service), "scopeEntityType": "service",
+                "seenFqns": sorted(seen_fqns), "recursive": True}
+        try:
+            answer = self.client.delete("/mlmodels/deleteStale", body) or {}
+            return sorted(_name_from_fqn(str(i.get("request")), self.service) for i in answer.get("successRequest") or [])
+        except ApiError as exc:
+            if exc.status != 404 or exc.html:
+                raise
+        for entity in stale:  # an older server without deleteStale
+            self._delete_one(entity)
+        return sorted(e.name for e in stale)
+
+    def _delete_one(self, entity: Existing) -> None:
+        """Soft-delete one model; a 404 means it is deleted already, e.g. by a retried call whose first
+        answer was lost."""
+        try:
+            self.client.delete(f"/mlmodels/{quote(entity.id)}", recursive="true", hardDelete="false")
+        except ApiError as exc:
+            if exc.status != 404 or exc.html:
+                raise
+
+    def close(self, complete: bool) -> list[str]:
+        self.client.close()
+        return []
+
+
+def _name_from_fqn(fqn: str, service: str) -> str:
+    prefix = quote_fqn_part(service) + "."
+    name = fqn[len(prefix):] if fqn.startswith(prefix) else fqn
+    return name[1:-1] if len(name) > 1 and name.startswith('"') and name.endswith('"') else name
