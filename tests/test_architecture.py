@@ -57,3 +57,122 @@ def test_cli_start_up_does_not_load_mlflow_or_textual():
 @pytest.mark.parametrize("module", ["workflow.checks", "workflow.cli.check", "workflow.dags.dag_file"])
 def test_command_modules_do_not_load_mlflow_at_import(module):
     assert "mlflow" not in top_level(modules_after(f"import {module}"))
+
+
+# ------------------------------------------------------------------------- the direction of imports
+
+ROLE_OF = {  # the first matching prefix names a module's role
+    "workflow.errors": "leaves", "workflow.events": "leaves",
+    "workflow.document": "document", "workflow.net": "net",
+    "workflow.registry": "registry", "workflow.openmetadata": "openmetadata",
+    "workflow.sinks": "sinks", "workflow.checks": "checks",
+    "workflow.runner": "run", "workflow.render": "run", "workflow.demo": "run",
+    "workflow.cli": "faces", "workflow.dags": "faces", "workflow.airflow_task": "faces",
+}
+BELOW = {  # the roles each role may import (besides its own)
+    "leaves": set(),
+    "document": {"leaves"},
+    "net": {"leaves"},
+    "registry": {"document", "net", "leaves"},
+    "openmetadata": {"document", "net", "leaves"},
+    "sinks": {"registry", "openmetadata", "document", "net", "leaves"},
+    "checks": {"registry", "openmetadata", "document", "net", "leaves"},
+    "run": {"checks", "sinks", "registry", "openmetadata", "document", "net", "leaves"},
+    "faces": {"run", "checks", "sinks", "registry", "openmetadata", "document", "net", "leaves"},
+}
+KNOWN_EXCEPTIONS = {
+    ("workflow.registry.model_names", "workflow.checks.mlflow_http"):
+        "the model listing uses the checks' MLflow reader until the two readers become one",
+}
+
+
+def role(module: str) -> str:
+    return next(r for prefix, r in ROLE_OF.items() if module == prefix or module.startswith(prefix + "."))
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The modules of our own packages that a file imports, at the top or inside functions."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names if _is_module(f"{base}.{alias.name}")}
+    return {m for m in found if m.split(".")[0] in {"workflow", "tui"}}
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def engine_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in (ROOT / "workflow").rglob("*.py"):
+        name = module_name(path)
+        if name != "workflow":  # the public API: lazy names for the faces, checked below
+            graph[name] = {m for m in imports_of(path) if m != "workflow"}
+    return graph
+
+
+def test_engine_imports_point_down_the_roles():
+    wrong = []
+    for module, imported in engine_graph().items():
+        for target in imported:
+            if target.split(".")[0] != "workflow" or target == "workflow":
+                wrong.append(f"{module} imports {target}")
+            elif role(target) != role(module) and role(target) not in BELOW[role(module)] \
+                    and (module, target) not in KNOWN_EXCEPTIONS:
+                wrong.append(f"{module} ({role(module)}) imports {target} ({role(target)})")
+    assert not wrong, "imports against the direction faces -> run -> checks/sinks -> registry/openmetadata -> " \
+                      "document/net -> errors/events:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_cycle_among_engine_modules():
+    graph = engine_graph()
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":
+                return path + [module, target]
+            if target not in state and (cycle := visit(target, path + [module])):
+                return cycle
+        state[module] = "done"
+        return None
+
+    for module in sorted(graph):
+        if module not in state:
+            cycle = visit(module, [])
+            assert cycle is None, "import cycle: " + " -> ".join(cycle[cycle.index(cycle[-1]):])
+
+
+@pytest.mark.parametrize("face", ["tui", "workflow/cli"])
+def test_the_faces_import_only_the_public_api(face):
+    """`workflow` (its lazy __init__) is the contract; the CLI's own modules may import each other."""
+    own = face.replace("/", ".")
+    wrong = [f"{module_name(path)} imports {target}"
+             for path in (ROOT / face).rglob("*.py") for target in imports_of(path)
+             if target != "workflow" and target.split(".")[0] != "tui" and not target.startswith(own + ".")
+             and target != "workflow.events"]
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_the_public_api_names_resolve():
+    import workflow
+
+    missing = [name for name in workflow.__all__ if not hasattr(workflow, name)]
+    assert not missing

@@ -16,7 +16,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from workflow.errors import UserError
+from workflow import UserError
 
 from .draft import Draft
 from .messages import DemoStatus
@@ -25,7 +25,7 @@ from .services import Services
 from .steps import STEPS
 
 if TYPE_CHECKING:
-    from workflow.demo import Demo
+    from workflow import Demo
 
 NEW_FILE = Path("mlflow_workflow.yaml")
 
@@ -107,13 +107,13 @@ def main(argv: list[str], prog: str = "metadata tui") -> int:
     demo = None
     try:
         if args.config and args.config.exists():
-            from workflow.document.loader import load_workflow
+            from workflow import load_workflow
 
             draft = Draft.from_loaded(load_workflow(args.config))
         elif args.config or args.new:
             draft = Draft.new()
         else:
-            from workflow.demo import prepare_demo
+            from workflow import prepare_demo
 
             demo = prepare_demo()
             draft = Draft(demo.config())

@@ -21,10 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from workflow.openmetadata.auth import check_jwt
-from workflow.document.config import SECURITY_CONFIGS, AuthProvider, VerifySSL, Workflow
-from workflow.errors import UserError
-from workflow.document.loader import LoadedWorkflow, expand_string, explain, parse_workflow
+from workflow import SECURITY_CONFIGS, AuthProvider, LoadedWorkflow, UserError, VerifySSL, Workflow, check_jwt, \
+    expand_string, explain, parse_workflow
 
 Path_ = tuple[Any, ...]
 Kind = Literal["text", "secret", "lines", "list", "bool", "choice"]

@@ -10,24 +10,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
-    from workflow.document.config import Workflow
-    from workflow.events import Event, RunSummary
+    from workflow import Event, RunSummary, Workflow
 
 
 def engine_list_models(registry_uri: str) -> list[str]:
-    from workflow.registry.model_names import registered_model_names
+    from workflow import registered_model_names
 
     return registered_model_names(registry_uri)
 
 
 def engine_iter_checks(config: "Workflow", cancel: threading.Event) -> Iterator[Any]:
-    from workflow.checks import iter_checks
+    from workflow import iter_checks
 
     return iter_checks(config, cancel=cancel)
 
 
 def engine_run_workflow(config: "Workflow", on_event: Callable[["Event"], None], cancel: threading.Event) -> "RunSummary":
-    from workflow.runner import run_workflow
+    from workflow import run_workflow
 
     return run_workflow(config, on_event, cancel=cancel)
 

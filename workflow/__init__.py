@@ -1,8 +1,8 @@
-"""The engine: config models, YAML load/write, checks, the MLflow source, sinks and the runner.
+"""The engine's public API: what the faces (the CLI in workflow/cli/, the app in tui/) use.
 
-Nothing here imports a user interface; the CLI (`workflow.cli`) and the TUI (`tui`) are faces over
-this public API. Names are loaded on first use, so importing one module (say `workflow.document.config`)
-does not pay for the runner, the sinks and `requests`.
+Nothing in the engine imports a user interface. Names are loaded on first use, so importing one
+(say `Workflow`) does not pay for the runner, the sinks and `requests`. The typed run events are the
+module `workflow.events` (`from workflow import events`). How the engine is laid out: README.md.
 """
 from __future__ import annotations
 
@@ -10,12 +10,28 @@ import importlib
 from typing import Any
 
 _PUBLIC = {
-    "Workflow": "document.config",
-    "ConfigError": "errors", "EndpointError": "errors", "Problem": "errors", "UserError": "errors",
-    "RunSummary": "events",
+    # the workflow document
+    "Workflow": "document.config", "FilterPattern": "document.config", "AuthProvider": "document.config",
+    "VerifySSL": "document.config", "SECURITY_CONFIGS": "document.config",
     "LoadedWorkflow": "document.loader", "load_workflow": "document.loader", "parse_workflow": "document.loader",
-    "run_workflow": "runner",
-    "to_yaml": "document.writer", "write_workflow": "document.writer",
+    "expand_string": "document.loader", "explain": "document.loader",
+    "to_yaml": "document.writer", "write_workflow": "document.writer", "keeps_layout": "document.writer",
+    "has_inline_secret": "document.writer",
+    "redact_uri": "document.redact", "scrub": "document.redact", "secret_values": "document.redact",
+    "filtered_reason": "document.filters",
+    # errors a user can act on
+    "ConfigError": "errors", "EndpointError": "errors", "Problem": "errors", "UserError": "errors",
+    # MLflow and OpenMetadata, as far as a form needs them
+    "registered_model_names": "registry.model_names", "MAX_RESULTS": "registry.model_names",
+    "check_jwt": "openmetadata.auth", "with_stored_connection": "openmetadata.stored_connection",
+    # checks and runs
+    "iter_checks": "checks", "run_checks": "checks", "CheckReport": "checks", "CheckStep": "checks",
+    "run_workflow": "runner", "ChecksFailed": "runner", "Event": "events", "RunSummary": "events",
+    "discard_temp_files": "sinks.file",
+    # plain-text rendering of runs
+    "Printer": "render", "ProgressView": "render", "summary_lines": "render", "verdict": "render",
+    # the app's demo
+    "Demo": "demo", "prepare_demo": "demo",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -14,9 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from workflow.document.config import Workflow
-from workflow.document.redact import scrub, secret_values
-from workflow.document.writer import to_yaml
+from workflow import Workflow, scrub, secret_values, to_yaml
 
 from ..messages import CheckDone, ChecksFinished
 from ..widgets.check_list import CheckList

@@ -16,10 +16,7 @@ from textual.content import Content
 from textual.highlight import highlight
 from textual.widgets import Static
 
-from workflow.document.config import Workflow
-from workflow.errors import UserError
-from workflow.document.loader import load_workflow
-from workflow.document.writer import keeps_layout, to_yaml
+from workflow import UserError, Workflow, keeps_layout, load_workflow, to_yaml
 
 from ..draft import Path_
 from ..messages import DiffReady

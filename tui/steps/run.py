@@ -15,9 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import ProgressBar, RichLog, Static
 
 from workflow import events as ev
-from workflow.document.config import Workflow
-from workflow.errors import UserError
-from workflow.document.redact import scrub, secret_values
+from workflow import UserError, Workflow, scrub, secret_values, summary_lines, verdict
 
 from ..messages import RunEvent, RunFailed
 from .base import Step
@@ -141,8 +139,6 @@ class RunStep(Step):
         self.refresh_bindings()
 
     def _finish(self, summary: ev.RunSummary) -> None:
-        from workflow.render import summary_lines, verdict  # pulls in the sinks: not needed at start-up
-
         self.running = False
         bar = self.query_one(ProgressBar)
         if bar.total is None:

@@ -14,13 +14,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from workflow.document.config import FilterPattern
-from workflow.errors import UserError
-from workflow.document.filters import filtered_reason
-from workflow.document.redact import redact_uri
+from workflow import MAX_RESULTS, FilterPattern, UserError, filtered_reason, redact_uri
 
 from ..draft import Report
-from workflow.registry.model_names import MAX_RESULTS
 from ..messages import ModelNames
 from .base import Step
 

@@ -14,9 +14,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
 
-from workflow.document.config import Workflow
-from workflow.errors import UserError
-from workflow.document.writer import has_inline_secret, write_workflow
+from workflow import UserError, Workflow, has_inline_secret, write_workflow
 
 from ..draft import Path_, Spec
 from ..messages import WriteResult

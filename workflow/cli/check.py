@@ -12,10 +12,7 @@ import signal
 import sys
 import time
 
-from ..checks import run_checks
-from ..document.loader import load_workflow
-from ..errors import UserError
-from ..openmetadata.stored_connection import with_stored_connection
+from .. import UserError, load_workflow, run_checks, with_stored_connection
 from .check_report import JsonView, LineView, TableView
 from .process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, raise_interrupted, \
     stop_signals

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the checks import requests: not at the CLI's start-up
-    from ..checks import CheckReport, CheckStep
+    from .. import CheckReport, CheckStep
 
 
 SYMBOLS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from ..errors import UserError
+from .. import UserError
 from .check_report import LineView, verdict
 from .process import EXIT_FAILED, EXIT_USAGE, Interrupted, StopRequests, exit_code_for, quiet_libraries, stop_signals
 
@@ -80,10 +80,7 @@ PLUGGED_HELP = {
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ..document.loader import load_workflow
-    from ..document.redact import secret_values
-    from ..render import Printer, ProgressView
-    from ..runner import run_workflow
+    from .. import Printer, ProgressView, load_workflow, run_workflow, secret_values
 
     config = load_workflow(args.config).config
     quiet_libraries()
@@ -111,7 +108,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _report(result: dict[str, object], config, out: "Printer", view: "ProgressView") -> int:  # noqa: ANN001
     """Print how the run ended and return its exit code (before any signal's code replaces it)."""
-    from ..runner import ChecksFailed
+    from .. import ChecksFailed
 
     error = result.get("error")
     if isinstance(error, ChecksFailed) and error.report is not None:

@@ -14,7 +14,7 @@ import warnings
 from contextlib import contextmanager, suppress
 from typing import Callable, Iterator
 
-from ..sinks.file import discard_temp_files
+from .. import discard_temp_files
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
