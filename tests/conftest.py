@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mlflow_server import seed_bulk_models, seed_standard_models, start_mlflow_server  # noqa: E402
 from om_standin import OpenMetadataStandIn  # noqa: E402
+from workflow.document.seed import SEED_YAML  # noqa: E402
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -25,27 +26,6 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # tests need what a terminal gives: with a handler here, the children start with the default.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-SEED_YAML = """\
-source:
-  type: mlflow
-  serviceName: local_mlflow
-  serviceConnection:
-    config:
-      type: Mlflow
-      trackingUri: http://localhost:5000
-      registryUri: mysql+pymysql://mlflow:password@localhost:3307/experiments
-  sourceConfig:
-    config:
-      type: MlModelMetadata
-sink:
-  type: metadata-rest
-  config: {}
-workflowConfig:
-  openMetadataServerConfig:
-    hostPort: http://localhost:8585/api
-    authProvider: no-auth
-"""
-"""The seed document's sample, verbatim."""
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from workflow import SECURITY_CONFIGS, AuthProvider, LoadedWorkflow, UserError, VerifySSL, Workflow, check_jwt, \
     expand_string, explain, parse_workflow
+from workflow import NEW_WORKFLOW_YAML as TEMPLATE_YAML
 
 Path_ = tuple[Any, ...]
 Kind = Literal["text", "secret", "lines", "list", "bool", "choice"]
@@ -33,27 +34,6 @@ OPTIONS = ("source", "sourceConfig", "config")
 PATTERN = OPTIONS + ("mlModelFilterPattern",)
 OM = ("workflowConfig", "openMetadataServerConfig")
 SECURITY = OM + ("securityConfig",)
-
-TEMPLATE_YAML = """\
-source:
-  type: mlflow
-  serviceName: local_mlflow
-  serviceConnection:
-    config:
-      type: Mlflow
-      trackingUri: http://localhost:5000
-  sourceConfig:
-    config:
-      type: MlModelMetadata
-sink:
-  type: metadata-rest
-  config: {}
-workflowConfig:
-  openMetadataServerConfig:
-    hostPort: http://localhost:8585/api
-    authProvider: no-auth
-"""
-"""What a new workflow starts from: the seed document's sample, MLflow registry on the tracking server."""
 
 FORM_STEPS = ("mlflow", "source", "sink", "openmetadata")
 STEP_PREFIXES: dict[str, tuple[Path_, ...]] = {

@@ -12,7 +12,8 @@ from typing import Any
 _PUBLIC = {
     # the workflow document
     "Workflow": "document.config", "FilterPattern": "document.config", "AuthProvider": "document.config",
-    "VerifySSL": "document.config", "SECURITY_CONFIGS": "document.config",
+    "VerifySSL": "document.config", "SECURITY_CONFIGS": "document.config", "security_tag": "document.config",
+    "SEED_YAML": "document.seed", "NEW_WORKFLOW_YAML": "document.seed",
     "LoadedWorkflow": "document.loader", "load_workflow": "document.loader", "parse_workflow": "document.loader",
     "expand_string": "document.loader", "explain": "document.loader",
     "to_yaml": "document.writer", "write_workflow": "document.writer", "keeps_layout": "document.writer",

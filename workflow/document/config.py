@@ -327,6 +327,12 @@ def security_config_class(provider: str) -> type[SecurityBlock]:
     return SECURITY_CONFIGS.get(provider, OpenMetadataJWTClientConfig)
 
 
+def security_tag(block: Any) -> str | None:
+    """The `SECURITY_CONFIGS` tag of a securityConfig block (a model or its class), None for anything else."""
+    cls = block if isinstance(block, type) else type(block)
+    return next((tag for tag, member in SECURITY_CONFIGS.items() if member is cls), None)
+
+
 def _security_tag(value: Any) -> str:
     """Pick the securityConfig model: by its keys when one says so, else the provider's own.
 
@@ -337,10 +343,7 @@ def _security_tag(value: Any) -> str:
         if "jwtToken" in value:
             return "openmetadata"
         return value.get(_PROVIDER_KEY, "openmetadata")
-    for tag, cls in SECURITY_CONFIGS.items():
-        if isinstance(value, cls):
-            return tag
-    return "openmetadata"
+    return security_tag(value) or "openmetadata"
 
 
 SecurityConfig = Annotated[

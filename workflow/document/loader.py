@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from .config import SECURITY_CONFIGS, Workflow
+from .config import SECURITY_CONFIGS, Workflow, security_tag
 from ..errors import ConfigError, InvalidValue, Problem
 
 Path_ = tuple[Any, ...]
@@ -519,15 +519,8 @@ def _step(model: Any, part: Any) -> Any:
         for member in model:
             type_field = member.model_fields.get("type") if _is_model(member) else None
             tags = typing.get_args(type_field.annotation) if type_field else ()
-            if part in tags or part == _security_tag_of(member):
+            if part in tags or part == security_tag(member):
                 return member
-    return None
-
-
-def _security_tag_of(member: Any) -> str | None:
-    for tag, cls in SECURITY_CONFIGS.items():
-        if cls is member:
-            return tag
     return None
 
 
