@@ -18,17 +18,18 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from ..errors import UserError
-from ..document.loader import LoadedWorkflow, expand_string, load_workflow
+from ..document.loader import LoadedWorkflow, load_workflow
+from ..document.paths import Path_
+from ..document.variables import expand_string
 from ..document.redact import secret_fields, uri_password
 from ..document.writer import to_yaml, write_text_atomic
 
-Path_ = tuple[Any, ...]
 
 MODES = ("python", "virtualenv")
 DEFAULT_SCHEDULE = "@daily"

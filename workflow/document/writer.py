@@ -27,9 +27,9 @@ from pydantic import BaseModel, SecretStr
 from .config import Workflow
 from ..errors import UserError
 from .loader import MAX_FILE_BYTES
+from .paths import Path_
 from .redact import redact_uri, secret_fields, uri_password
 
-Path_ = tuple[Any, ...]
 
 MASK = "**********"
 

@@ -1,0 +1,61 @@
+"""`$VAR` and `${VAR}` in the workflow's string values, expanded from the environment; `$$` is a dollar."""
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any
+
+from ..errors import Problem
+from .paths import Path_, dotted
+
+_VAR = re.compile(r"\$\$|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand_variables(
+    data: Any, environ: typing.Mapping[str, str], path: Path_ = ()
+) -> tuple[Any, dict[Path_, str], list[Problem]]:
+    """Expand `$VAR` and `${VAR}` in string values; `$$` is a literal dollar sign."""
+    references: dict[Path_, str] = {}
+    problems: list[Problem] = []
+    done: dict[int, Any] = {}  # a YAML alias is one object met many times: expand it once
+
+    def walk(value: Any, here: Path_) -> Any:
+        if isinstance(value, (dict, list)) and id(value) in done:
+            return done[id(value)]
+        if isinstance(value, dict):
+            done[id(value)] = {k: walk(v, here + (k,)) for k, v in value.items()}
+            return done[id(value)]
+        if isinstance(value, list):
+            done[id(value)] = [walk(v, here + (i,)) for i, v in enumerate(value)]
+            return done[id(value)]
+        if isinstance(value, str) and "$" in value:
+            expanded, missing = expand_string(value, environ)
+            for name in missing:
+                problems.append(
+                    Problem(
+                        path=dotted(here),
+                        message=f"environment variable {name} is not set",
+                        hint=f"export {name}=... before running, or write $$ for a literal dollar sign",
+                    )
+                )
+            if any(m.group(0) != "$$" for m in _VAR.finditer(value)):
+                references[here] = value
+            return expanded
+        return value
+
+    return walk(data, path), references, problems
+
+
+def expand_string(value: str, environ: typing.Mapping[str, str]) -> tuple[str, list[str]]:
+    missing: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1) if match.group(1) is not None else match.group(2)
+        if name in environ:
+            return environ[name]
+        missing.append(name)
+        return match.group(0)
+
+    return _VAR.sub(substitute, value), missing
