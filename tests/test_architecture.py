@@ -54,7 +54,7 @@ def test_cli_start_up_does_not_load_mlflow_or_textual():
     assert not loaded & {"textual", "tui", "mlflow", "pandas"}
 
 
-@pytest.mark.parametrize("module", ["workflow.checks", "workflow.cli.check", "workflow.dags.dag_file"])
+@pytest.mark.parametrize("module", ["workflow.checks", "workflow.cli.check", "workflow.cli.dag", "workflow.dags.dag_file"])
 def test_command_modules_do_not_load_mlflow_at_import(module):
     assert "mlflow" not in top_level(modules_after(f"import {module}"))
 

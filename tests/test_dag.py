@@ -21,7 +21,8 @@ from airflow_env import REPO_ROOT, Airflow, ensure_airflow_venv
 from conftest import seed_config
 from om_standin import OpenMetadataStandIn
 from workflow.dags.task import WorkflowFailed, run_embedded_workflow
-from workflow.dags.dag_file import KeepUnsetReferences, main, render_dag, write_dag
+from workflow.cli.dag import main
+from workflow.dags.dag_file import KeepUnsetReferences, render_dag, write_dag
 from workflow.document.loader import load_workflow, parse_workflow
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.aW5saW5lLWJvdC1zaWduYXR1cmU"
@@ -381,7 +382,7 @@ def test_airflow_runs_a_dag_written_by_release_0_1_0(airflow, mlflow_url, expect
 
 def test_an_output_folder_that_cannot_exist_is_explained(tmp_path, capsys):
     from conftest import SEED_YAML
-    from workflow.dags.dag_file import main as dag_main
+    from workflow.cli.dag import main as dag_main
 
     config = tmp_path / "wf.yaml"
     config.write_text(SEED_YAML)

@@ -29,15 +29,21 @@ _PUBLIC = {
     "iter_checks": "checks", "run_checks": "checks", "CheckReport": "checks", "CheckStep": "checks",
     "run_workflow": "runner", "ChecksFailed": "runner", "Event": "events", "RunSummary": "events",
     "discard_temp_files": "sinks.file",
+    # the Airflow export
+    "write_dag": "dags.dag_file", "embed_workflow": "dags.dag_file", "EmbeddedWorkflow": "dags.dag_file",
+    "KeepUnsetReferences": "dags.dag_file", "DEFAULT_SCHEDULE": "dags.dag_file", "DAG_MODES": "dags.dag_file",
+    "DEFAULT_REQUIREMENT": "dags.dag_file", "DEFAULT_RETRIES": "dags.dag_file",
     # plain-text rendering of runs
     "Printer": "render", "ProgressView": "render", "summary_lines": "render", "verdict": "render",
     # the app's demo
     "Demo": "demo", "prepare_demo": "demo",
 }
+_RENAMED = {"DAG_MODES": "MODES"}
+"""Public names that would be too vague without their module."""
 __all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _PUBLIC:
         raise AttributeError(f"module 'workflow' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), _RENAMED.get(name, name))

@@ -68,7 +68,7 @@ def worker_count(text: str) -> int:
 
 # Commands whose parsers live with their code (`main(argv, prog) -> exit code`), imported only when
 # used so that start-up stays fast (the TUI's module brings Textual).
-PLUGGED_MODULES = {"test-connection": "workflow.cli.check", "tui": "tui.app", "dag": "workflow.dags.dag_file"}
+PLUGGED_MODULES = {"test-connection": "workflow.cli.check", "tui": "tui.app", "dag": "workflow.cli.dag"}
 PLUGGED_HELP = {
     "test-connection": "check both endpoints of a workflow, step by step",
     "tui": "open the terminal app to author, check, write and run a workflow",

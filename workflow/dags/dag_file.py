@@ -1,4 +1,4 @@
-"""`metadata dag`: write an Airflow DAG file that runs a workflow on the user's own Airflow.
+"""Write an Airflow DAG file that runs a workflow on the user's own Airflow (`metadata dag`, in workflow/cli/dag.py).
 
 The DAG embeds the workflow YAML and runs it with this package's engine (`workflow.airflow_task`),
 either in the Airflow process (`python` mode, the seed document's pattern) or in a virtualenv the
@@ -9,11 +9,9 @@ references with derived names, which the workers then provide.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import re
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from ..errors import UserError
-from ..document.loader import LoadedWorkflow, load_workflow
+from ..document.loader import LoadedWorkflow
 from ..document.paths import Path_
 from ..document.variables import expand_string
 from ..document.redact import secret_fields, uri_password
@@ -35,108 +33,6 @@ MODES = ("python", "virtualenv")
 DEFAULT_SCHEDULE = "@daily"
 DEFAULT_REQUIREMENT = "mlflow-om-workflow"
 DEFAULT_RETRIES = 2
-_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
-
-
-# ------------------------------------------------------------------------------------------ command
-
-
-def main(argv: list[str], prog: str = "metadata dag") -> int:
-    args = build_parser(prog).parse_args(argv)
-    try:
-        loaded = load_workflow(args.config, KeepUnsetReferences())
-        path = write_dag(loaded, args.output, dag_id=args.dag_id, schedule=args.schedule, start_date=args.start_date,
-                         mode=args.mode, requirements=args.requirement or [DEFAULT_REQUIREMENT],
-                         retries=args.retries, force=args.force)
-    except UserError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:  # the output folder cannot be made or written
-        print(f"Error: cannot write the DAG into {args.output}: {exc.strerror}\n    hint: choose a folder you can write to",
-              file=sys.stderr)
-        return 2
-    for line in report_lines(path, args, embed_workflow(loaded)):
-        print(line)
-    return 0
-
-
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Write an Airflow DAG file that runs a workflow with this tool's engine, on a schedule.",
-    )
-    parser.add_argument("-c", "--config", required=True, metavar="FILE", help="the workflow YAML file")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write <dag-id>.py into")
-    parser.add_argument("--dag-id", type=_dag_id, metavar="ID",
-                        help="the DAG id and file name (default: <serviceName>_metadata_ingestion)")
-    parser.add_argument("--schedule", type=_schedule, default=DEFAULT_SCHEDULE, metavar="CRON",
-                        help="a cron expression, a preset such as @hourly, or 'none' for manual runs only "
-                             f"(default {DEFAULT_SCHEDULE})")
-    parser.add_argument("--start-date", type=_date, default=dt.date.today(), metavar="DATE",
-                        help="first day the DAG is scheduled, YYYY-MM-DD (default today)")
-    parser.add_argument("--mode", choices=MODES, default="python",
-                        help="python: run in the Airflow workers' environment, which must have this package; "
-                             "virtualenv: install it into a virtualenv at each run (default python)")
-    parser.add_argument("--requirement", type=_requirement, action="append", metavar="REQ",
-                        help="virtualenv mode: a pip requirement to install, repeatable "
-                             f"(default {DEFAULT_REQUIREMENT}; add your registry's database driver if it needs one; "
-                             f"a checkout: '{DEFAULT_REQUIREMENT} @ file:///path/to/it')")
-    parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
-                        help=f"task retries, 5 minutes apart (default {DEFAULT_RETRIES})")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing DAG file")
-    return parser
-
-
-def _dag_id(text: str) -> str:
-    if not _DAG_ID.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r}: use letters, digits, '_', '.' and '-' only")
-    return text
-
-
-def _schedule(text: str) -> str | None:
-    """None means manual runs only; presets and cron expressions are checked fully by Airflow itself."""
-    if text.lower() == "none":
-        return None
-    if text.startswith("@") or len(text.split()) in (5, 6):
-        return text
-    raise argparse.ArgumentTypeError(f"{text!r} is neither a cron expression (5 fields), a preset like @daily, nor none")
-
-
-def _requirement(text: str) -> str:
-    """Airflow accepts only PEP 508 requirements: a bare path fails the task, so it fails here."""
-    if text.startswith(("/", ".", "~")):
-        path = Path(text).expanduser().resolve()
-        raise argparse.ArgumentTypeError(f"{text!r} is a path; write it as '{DEFAULT_REQUIREMENT} @ {path.as_uri()}'")
-    return text
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
-
-
-def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkflow") -> list[str]:
-    """What the user must do next: above all, which variables the workers need."""
-    schedule = args.schedule or "none (manual runs only)"
-    lines = [f"Wrote {path}: DAG {path.stem!r}, schedule {schedule}, {args.mode} mode"]
-    if embedded.lifted:
-        lines.append(f"Secrets inline in {Path(args.config).name} are not copied into the DAG; "
-                     "it reads them from variables:")
-        lines += [f"  {where} -> ${{{name}}}" for where, name in embedded.lifted]
-    if embedded.dropped_run_id:
-        lines.append(f"pipelineRunId of {Path(args.config).name} is not copied into the DAG: each DAG run is "
-                     "recorded as a run of its own in ingestionPipelineFQN's run history")
-    if embedded.variables:
-        lines.append("Set these on the Airflow workers (environment variables) or as Airflow Variables of that name:")
-        lines.append("  " + " ".join(embedded.variables))
-    if args.mode == "python":
-        lines.append(f"The workers need this package: pip install {DEFAULT_REQUIREMENT}")
-    else:
-        lines.append(f"Each run installs {', '.join(args.requirement or [DEFAULT_REQUIREMENT])} into a fresh virtualenv.")
-    lines.append("Then copy the file into your Airflow dags folder.")
-    return lines
 
 
 class KeepUnsetReferences(Mapping[str, str]):
