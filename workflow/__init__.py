@@ -28,6 +28,8 @@ _PUBLIC = {
     # checks and runs
     "iter_checks": "checks", "run_checks": "checks", "CheckReport": "checks", "CheckStep": "checks",
     "run_workflow": "runner", "ChecksFailed": "runner", "Event": "events", "RunSummary": "events",
+    "plan_workflow": "plan", "RunPlan": "plan", "DeletionLimit": "deletion_guard",
+    "plan_lines": "plan_render", "plan_json": "plan_render",
     "discard_temp_files": "sinks.file",
     # the Airflow export
     "write_dag": "dags.dag_file", "embed_workflow": "dags.dag_file", "EmbeddedWorkflow": "dags.dag_file",

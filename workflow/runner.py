@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from .checks import CheckReport, by_endpoint, iter_checks
+from .deletion_guard import DeletionLimit, check_deletions
 from .document.config import Workflow
 from .errors import EndpointError, UserError, short_reason
 from .events import (
@@ -49,6 +50,8 @@ from .openmetadata.stored_connection import with_stored_connection
 DEFAULT_WORKERS = 8
 MAX_PENDING_WRITES = 2
 """Batches handed to the sink and not yet answered; more waits, so a slow sink bounds memory too."""
+REGISTRY = "MLflow registry"
+"""Where failures and warnings about the listing as a whole come from."""
 PIPELINE = "ingestion pipeline"
 """Where warnings about reporting the run to `ingestionPipelineFQN` come from."""
 
@@ -86,23 +89,41 @@ def run_workflow(
     cancel: threading.Event | None = None,
     workers: int = DEFAULT_WORKERS,
     check_first: bool = True,
+    max_deletions: DeletionLimit | None = None,
 ) -> RunSummary:
-    """Run the workflow; raises `UserError` when it cannot start (`ChecksFailed` after the checks).
-
-    Before any work: a workflow without serviceConnection gets the one stored with its service, and
-    (unless `check_first` is false) the `test-connection` checks run, so a run that cannot work stops
-    in about a second with the same messages, instead of after MLflow's retries. One authenticator
-    serves the checks and the run, so an identity provider's token is fetched once.
-    """
+    """Run the workflow; raises `UserError` when it cannot start (`ChecksFailed` after the checks,
+    `TooManyDeletions` when it would mark more models deleted than `max_deletions`)."""
     cancel = cancel or threading.Event()
+    config, auth = prepare_run(config, cancel, check_first=check_first)
+    if max_deletions is not None:
+        check_deletions(config, auth, max_deletions, cancel)
+    sink = sink_for(config, auth, stop=cancel)
+    pipeline = pipeline_status_for(config, auth, cancel)
+    return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline)
+
+
+def prepare_run(config: Workflow, cancel: threading.Event, *,
+                check_first: bool = True) -> tuple[Workflow, Authenticator | None]:
+    """What a run (or a plan) does before any work: the config to run, and the authenticator for it.
+
+    A workflow without serviceConnection gets the one stored with its service, and (unless
+    `check_first` is false) the `test-connection` checks run, so a run that cannot work stops in about
+    a second with the same messages, instead of after MLflow's retries. One authenticator serves the
+    checks and the run, so an identity provider's token is fetched once.
+    """
     auth = authenticator_for(config.openmetadata) if config.sink.type == "metadata-rest" else None
     config = with_stored_connection(config, auth)
     if check_first:
         report = by_endpoint(list(iter_checks(config, auth=auth, cancel=cancel)))
         if not report.ok and not cancel.is_set():
             raise _checks_failed(report)
-    sink = sink_for(config, auth, stop=cancel)
-    pipeline = pipeline_status_for(config, auth, cancel)
+    return config, auth
+
+
+def run_into(config: Workflow, sink: Sink, on_event: EventHandler | None = None, *, cancel: threading.Event,
+             workers: int = DEFAULT_WORKERS, pipeline: PipelineStatus | None = None) -> RunSummary:
+    """The run itself, into `sink`: the listing, the filter, the concurrent reads, the batches, the
+    marking deleted. A plan passes a sink that sends nothing, so it reads exactly what a run reads."""
     return _Run(config, on_event or (lambda event: None), cancel, workers, sink, pipeline).execute()
 
 
@@ -257,7 +278,7 @@ class _Run:
                     self.emit(TotalKnown(listed))
             except Exception as exc:  # noqa: BLE001 - a listing failure must not hide what was done
                 reason = f"listing the registered models failed after {listed} models: {short_reason(exc)}"
-                self._fail("MLflow registry", reason)
+                self._fail(REGISTRY, reason)
                 self.tally.incomplete = f"{reason}; models after those were not read"
             drain(1)
             if batch:
@@ -265,7 +286,7 @@ class _Run:
             for future in writes:
                 self._written(future.result())
         if complete and listed == 0:
-            self._warn("MLflow registry", "the registry listed no models: it is empty, or the user cannot see them")
+            self._warn(REGISTRY, "the registry listed no models: it is empty, or the user cannot see them")
         return seen, complete and listed > 0
 
     @staticmethod

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
+from .. import UserError
+from .process import EXIT_FAILED
+
 if TYPE_CHECKING:  # the checks import requests: not at the CLI's start-up
-    from .. import CheckReport, CheckStep
+    from .. import CheckReport, CheckStep, Printer
 
 
 SYMBOLS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}
@@ -85,3 +89,20 @@ class JsonView(LineView):
     def finish(self, report: CheckReport, elapsed: float) -> None:
         document = {"ok": report.ok, "steps": [dict(asdict(s), elapsed=round(s.elapsed, 4)) for s in report.steps]}
         self._print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def report_error(error: object, out: "Printer") -> int:
+    """Print why a run (or a plan) could not start and return its exit code; a bug is re-raised."""
+    from .. import ChecksFailed
+
+    if isinstance(error, ChecksFailed) and error.report is not None:
+        view = LineView(out.stream)  # the steps that stopped the run, worded as test-connection words them
+        for step in error.report.steps:
+            if step.status in ("fail", "warn"):
+                view.step(step)
+        out.line(verdict(error.report, sum(step.elapsed for step in error.report.steps)))
+        return EXIT_FAILED
+    if isinstance(error, UserError):
+        out.line(f"Error: {error}", stream=sys.stderr)
+        return error.exit_code
+    raise error  # type: ignore[misc] - a bug, not a user mistake: keep its traceback

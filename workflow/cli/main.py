@@ -10,11 +10,10 @@ import argparse
 import importlib
 import signal
 import sys
-import threading
 
 from .. import UserError
-from .check_report import LineView, verdict
-from .process import EXIT_FAILED, EXIT_USAGE, Interrupted, StopRequests, exit_code_for, quiet_libraries, stop_signals
+from .check_report import report_error
+from .process import EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, run_cancellable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--workers", type=worker_count, default=8,
                         help="models read from MLflow at once, 1 to 64 (default 8: about what a 2-worker "
                              "mlflow server can serve; more only helps a bigger server)")
+    ingest.add_argument("--plan", action="store_true",
+                        help="read MLflow and OpenMetadata as the run would and print what it would change "
+                             "(new, changed, unchanged, marked deleted, left out, unreadable); writes nothing")
+    ingest.add_argument("--json", action="store_true", help="with --plan: print the plan as one JSON document")
+    ingest.add_argument("--max-deletions", type=deletion_limit, metavar="N|N%",
+                        help="fail before writing anything when the run would mark more than N models "
+                             "(or N%% of the service's models) deleted")
     ingest.set_defaults(handler=_ingest)
 
     for name, help_text in PLUGGED_HELP.items():
@@ -66,6 +72,15 @@ def worker_count(text: str) -> int:
     return value
 
 
+def deletion_limit(text: str):  # noqa: ANN201 - a DeletionLimit, imported only when the option is given
+    from .. import DeletionLimit
+
+    try:
+        return DeletionLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 # Commands whose parsers live with their code (`main(argv, prog) -> exit code`), imported only when
 # used so that start-up stays fast (the TUI's module brings Textual).
 PLUGGED_MODULES = {"test-connection": "workflow.cli.check", "tui": "tui.app", "dag": "workflow.cli.dag"}
@@ -82,55 +97,27 @@ PLUGGED_HELP = {
 def _ingest(args: argparse.Namespace) -> int:
     from .. import Printer, ProgressView, load_workflow, run_workflow, secret_values
 
+    if args.json and not args.plan:
+        raise UserError("--json goes with --plan: a run prints its progress and summary as text",
+                        hint="metadata ingest -c FILE --plan --json")
     config = load_workflow(args.config).config
     quiet_libraries()
+    if args.plan:
+        from .plan import show_plan
+
+        return show_plan(config, args)
     out = Printer(sys.stdout, secret_values(config))
     view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
-    cancel = threading.Event()
-    stop = StopRequests(cancel, view.counts)
-    result: dict[str, object] = {}
-    finished = threading.Event()  # not Thread.join: a signal inside join() can leave it returning early
 
-    def work() -> None:
-        try:
-            result["summary"] = run_workflow(config, view.handle, cancel=cancel, workers=args.workers)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which reports or re-raises it
-            result["error"] = exc
-        finally:
-            finished.set()
+    def report(result: dict[str, object]) -> int:
+        if "error" in result:
+            return report_error(result["error"], out)
+        summary = result["value"]
+        out.summary(summary, config, total=view.total)  # type: ignore[arg-type]
+        return summary.exit_code  # type: ignore[union-attr]
 
-    with stop_signals(stop):
-        threading.Thread(target=work, name="run", daemon=True).start()
-        while not finished.wait(0.2):
-            pass
-        return stop.exit_code(_report(result, config, out, view))
-
-
-def _report(result: dict[str, object], config, out: "Printer", view: "ProgressView") -> int:  # noqa: ANN001
-    """Print how the run ended and return its exit code (before any signal's code replaces it)."""
-    from .. import ChecksFailed
-
-    error = result.get("error")
-    if isinstance(error, ChecksFailed) and error.report is not None:
-        _print_failed_checks(error.report, out)
-        return EXIT_FAILED
-    if isinstance(error, UserError):
-        out.line(f"Error: {error}", stream=sys.stderr)
-        return error.exit_code
-    if error is not None:
-        raise error  # a bug, not a user mistake: keep its traceback
-    summary = result["summary"]
-    out.summary(summary, config, total=view.total)  # type: ignore[arg-type]
-    return summary.exit_code  # type: ignore[union-attr]
-
-
-def _print_failed_checks(report, out: "Printer") -> None:  # noqa: ANN001 - a checks.CheckReport
-    """The steps that stopped the run, worded as `metadata test-connection` words them."""
-    view = LineView(out.stream)
-    for step in report.steps:
-        if step.status in ("fail", "warn"):
-            view.step(step)
-    out.line(verdict(report, sum(step.elapsed for step in report.steps)))
+    return run_cancellable(lambda cancel: run_workflow(config, view.handle, cancel=cancel, workers=args.workers,
+                                                       max_deletions=args.max_deletions), view.counts, report)
 
 
 if __name__ == "__main__":

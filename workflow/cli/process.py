@@ -114,3 +114,27 @@ class StopRequests:
 
 def _name(signum: int) -> str:
     return signal.Signals(signum).name
+
+
+def run_cancellable(work: Callable[[threading.Event], object], progress: Callable[[], str],
+                    report: Callable[[dict[str, object]], int]) -> int:
+    """Do `work(cancel)` in a thread while SIGINT and SIGTERM cancel it (a second quits at once);
+    `report` gets {"value": ...} or {"error": ...} and gives the exit code, unless a signal's replaces it."""
+    cancel = threading.Event()
+    stop = StopRequests(cancel, progress)
+    result: dict[str, object] = {}
+    finished = threading.Event()  # not Thread.join: a signal inside join() can leave it returning early
+
+    def target() -> None:
+        try:
+            result["value"] = work(cancel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which reports or re-raises it
+            result["error"] = exc
+        finally:
+            finished.set()
+
+    with stop_signals(stop):
+        threading.Thread(target=target, name="run", daemon=True).start()
+        while not finished.wait(0.2):
+            pass
+        return stop.exit_code(report(result))

@@ -12,7 +12,7 @@ write that did land updates the model instead of adding another.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -25,12 +25,18 @@ from ..openmetadata.tls import tls_warnings
 from ..registry.mlflow_source import BuiltModel
 from .base import SinkResult, source_hash
 
+COMPARED_FIELDS = ("description", "mlFeatures", "mlHyperParameters", "mlStore", "sourceUrl")
+"""The fields of a model that come from MLflow and that a user reads: what a plan says changed."""
+
+
 @dataclass
 class Existing:
     id: str
     name: str
     source_hash: str | None
     deleted: bool
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Its `COMPARED_FIELDS` as OpenMetadata holds them, for a plan to show old and new values."""
 
 
 class OpenMetadataSink:
@@ -44,18 +50,22 @@ class OpenMetadataSink:
         self.override = str(config.source_options.overrideMetadata).lower()
         self.use_bulk = True
         self.existing: dict[str, Existing] = {}
+        self.service_exists = False
 
-    def open(self) -> list[str]:
-        """Check the server, ensure the service exists, and learn what it already holds."""
+    def open(self, *, create_service: bool = True) -> list[str]:
+        """Check the server, ensure the service exists, and learn what it already holds.
+
+        Without `create_service` (a plan) nothing is written: a missing service holds no models."""
         warnings = tls_warnings(self.config.openmetadata)
         try:
             version = self.client.server_version()
             warning = version_warning(version) if self.config.openmetadata.enableVersionValidation else None
             if warning:
                 warnings.append(warning)
-            if self.client.get_service(self.service) is None:
+            self.service_exists = self.client.get_service(self.service) is not None
+            if not self.service_exists and create_service:
                 self.client.put("/services/mlmodelServices", self._service_request())
-            self.existing = self._existing_models()
+            self.existing = self._existing_models() if self.service_exists or create_service else {}
         except (ApiError, OSError, ValueError) as exc:
             raise describe_failure(exc, self.config.openmetadata) from None
         return warnings
@@ -82,7 +92,8 @@ class OpenMetadataSink:
             page = self.client.get("/mlmodels", **params) or {}
             for entity in page.get("data", []):
                 fqn = entity.get("fullyQualifiedName") or model_fqn(self.service, entity["name"])
-                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"), bool(entity.get("deleted")))
+                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"), bool(entity.get("deleted")),
+                                      {key: entity.get(key) for key in COMPARED_FIELDS})
             after = (page.get("paging") or {}).get("after")
             if not after:
                 return found
@@ -91,16 +102,24 @@ class OpenMetadataSink:
         results: list[SinkResult] = []
         to_send: list[dict[str, Any]] = []
         for built in batch:
-            request = dict(built.request)
-            request["sourceHash"] = source_hash(request)
-            known = self.existing.get(model_fqn(self.service, built.name))
-            if known and not known.deleted and known.source_hash == request["sourceHash"]:
+            request, outcome = self.prepare(built)
+            if outcome == "unchanged":
                 results.append(SinkResult(built.name, "unchanged"))
             else:
                 to_send.append(request)
         if to_send:
             results += self._send(to_send)
         return results
+
+    def prepare(self, built: BuiltModel) -> tuple[dict[str, Any], Outcome]:
+        """The request as it is sent (with its sourceHash), and what sending it does: an unchanged
+        model (same hash, not deleted) is not sent at all."""
+        request = dict(built.request)
+        request["sourceHash"] = source_hash(request)
+        known = self.existing.get(model_fqn(self.service, built.name))
+        if known and not known.deleted and known.source_hash == request["sourceHash"]:
+            return request, "unchanged"
+        return request, self._outcome(built.name)
 
     def _outcome(self, name: str) -> Outcome:
         return "updated" if model_fqn(self.service, name) in self.existing else "created"
@@ -155,14 +174,21 @@ class OpenMetadataSink:
 
     def mark_deleted(self, seen: set[str]) -> list[str]:
         """Soft-delete the service's models that the registry no longer lists; nothing if none are stale."""
-        seen_fqns = {model_fqn(self.service, name) for name in seen}
-        stale = [e for fqn, e in self.existing.items() if not e.deleted and fqn not in seen_fqns]
-        if not stale or not seen_fqns:
+        stale = self.stale(seen)
+        if not stale:
             return []
         try:
-            return self._delete_stale(seen_fqns, stale)
+            return self._delete_stale({model_fqn(self.service, name) for name in seen}, stale)
         except (ApiError, OSError, ValueError) as exc:
             raise describe_failure(exc, self.config.openmetadata) from None
+
+    def stale(self, seen: set[str]) -> list[Existing]:
+        """The live models of the service that `seen` (the names listed and let through the filter)
+        lacks: what marking deleted removes. None when nothing was seen, as the server does too."""
+        if not seen:
+            return []
+        seen_fqns = {model_fqn(self.service, name) for name in seen}
+        return [e for fqn, e in self.existing.items() if not e.deleted and fqn not in seen_fqns]
 
     def _delete_stale(self, seen_fqns: set[str], stale: list[Existing]) -> list[str]:
         body = {"scopeFqn": quote_fqn_part(self.service), "scopeEntityType": "service",
