@@ -22,7 +22,7 @@ def main(argv: list[str], prog: str = "metadata dag") -> int:
         loaded = load_workflow(args.config, KeepUnsetReferences())
         path = write_dag(loaded, args.output, dag_id=args.dag_id, schedule=args.schedule, start_date=args.start_date,
                          mode=args.mode, requirements=args.requirement or [DEFAULT_REQUIREMENT],
-                         retries=args.retries, force=args.force)
+                         retries=args.retries, force=args.force, max_deletions=args.max_deletions)
     except UserError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -58,6 +58,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                              f"a checkout: '{DEFAULT_REQUIREMENT} @ file:///path/to/it')")
     parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
                         help=f"task retries, 5 minutes apart (default {DEFAULT_RETRIES})")
+    parser.add_argument("--max-deletions", type=_deletion_limit, metavar="N|N%",
+                        help="each run fails before writing anything when it would mark more than N models "
+                             "(or N%% of the service's models) deleted")
     parser.add_argument("--force", action="store_true", help="overwrite an existing DAG file")
     return parser
 
@@ -85,6 +88,13 @@ def _requirement(text: str) -> str:
     return text
 
 
+def _deletion_limit(text: str) -> str:
+    """Checked here, kept as written: the task parses it again when it runs."""
+    from .main import deletion_limit
+
+    return str(deletion_limit(text))
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -110,5 +120,9 @@ def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkfl
         lines.append(f"The workers need this package: pip install {DEFAULT_REQUIREMENT}")
     else:
         lines.append(f"Each run installs {', '.join(args.requirement or [DEFAULT_REQUIREMENT])} into a fresh virtualenv.")
+    if args.max_deletions:
+        limit = args.max_deletions
+        what = f"{limit} of the service's models" if limit.endswith("%") else f"{limit} model(s)"
+        lines.append(f"Each run fails before writing anything if it would mark more than {what} deleted.")
     lines.append("Then copy the file into your Airflow dags folder.")
     return lines

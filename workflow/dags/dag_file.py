@@ -59,14 +59,14 @@ class KeepUnsetReferences(Mapping[str, str]):
 def write_dag(loaded: LoadedWorkflow, directory: str | os.PathLike[str], *, dag_id: str | None = None,
               schedule: str | None = DEFAULT_SCHEDULE, start_date: dt.date | None = None, mode: str = "python",
               requirements: Sequence[str] = (DEFAULT_REQUIREMENT,), retries: int = DEFAULT_RETRIES,
-              force: bool = False) -> Path:
+              force: bool = False, max_deletions: str | None = None) -> Path:
     """Write `<directory>/<dag_id>.py` atomically; refuse to replace an existing file unless `force`."""
     dag_id = dag_id or default_dag_id(loaded)
     target = Path(directory) / f"{dag_id}.py"
     if target.exists() and not force:
         raise UserError(f"{target} already exists", hint="pass --force to overwrite it, or choose another --dag-id")
     source = render_dag(loaded, dag_id=dag_id, schedule=schedule, start_date=start_date or dt.date.today(),
-                        mode=mode, requirements=requirements, retries=retries)
+                        mode=mode, requirements=requirements, retries=retries, max_deletions=max_deletions)
     write_text_atomic(target, source, mode=0o644)
     return target
 
@@ -77,8 +77,10 @@ def default_dag_id(loaded: LoadedWorkflow) -> str:
 
 
 def render_dag(loaded: LoadedWorkflow, *, dag_id: str, schedule: str | None, start_date: dt.date, mode: str,
-               requirements: Sequence[str] = (DEFAULT_REQUIREMENT,), retries: int = DEFAULT_RETRIES) -> str:
-    """The DAG file's source: a docstring, the imports for Airflow 2 and 3, the task, the DAG."""
+               requirements: Sequence[str] = (DEFAULT_REQUIREMENT,), retries: int = DEFAULT_RETRIES,
+               max_deletions: str | None = None) -> str:
+    """The DAG file's source: a docstring, the imports for Airflow 2 and 3, the task, the DAG.
+    `max_deletions` (`N` or `N%`) is passed to the task, which then refuses an over-deleting run."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     embedded = embed_workflow(loaded)
@@ -93,6 +95,7 @@ def render_dag(loaded: LoadedWorkflow, *, dag_id: str, schedule: str | None, sta
         "start_date": f"datetime({start_date.year}, {start_date.month}, {start_date.day}, tzinfo=timezone.utc)",
         "retries": retries,
         "requirements": repr(list(requirements)),
+        "guard": f"\n        max_deletions={max_deletions!r}," if max_deletions else "",
     }
     parts = [_HEADER, _IMPORTS[mode], *([_VIRTUALENV_OPERATOR] if mode == "virtualenv" else []), _TASK, _DAG[mode]]
     return "\n".join(Template(part).substitute(values) for part in parts)
@@ -242,7 +245,7 @@ def ingest_mlflow_metadata():
 
     run_embedded_workflow(
         $workflow_yaml,
-        dag_id=$dag_id,
+        dag_id=$dag_id,$guard
     )
 '''
 

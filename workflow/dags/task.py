@@ -11,6 +11,7 @@ import sys
 import textwrap
 from typing import Iterator, Mapping, TextIO
 
+from ..deletion_guard import DeletionLimit
 from ..errors import ConfigError, UserError
 from ..events import RunSummary
 from ..document.loader import parse_workflow
@@ -28,10 +29,13 @@ class WorkflowFailed(RuntimeError):
     """Fails the Airflow task: the run was below successThreshold, or could not start at all."""
 
 
-def run_embedded_workflow(workflow_yaml: str, *, dag_id: str, stream: TextIO | None = None) -> RunSummary:
+def run_embedded_workflow(workflow_yaml: str, *, dag_id: str, stream: TextIO | None = None,
+                          max_deletions: str | None = None) -> RunSummary:
     """Run a DAG's embedded workflow, logging progress and summary like `metadata ingest`.
 
     `workflow_yaml` may be indented as a whole (it sits inside a function in the DAG file).
+    `max_deletions` (`N` or `N%`, from `metadata dag --max-deletions`) fails a run that would mark
+    more models deleted, before it writes anything.
     Raises `WorkflowFailed` when the run fails, which is what makes Airflow mark the task failed
     (and retry it, which is safe: the engine upserts by name, so a re-run changes nothing that
     is already up to date).
@@ -41,10 +45,14 @@ def run_embedded_workflow(workflow_yaml: str, *, dag_id: str, stream: TextIO | N
                                 VariablesLookup()).config
     except ConfigError as exc:
         raise WorkflowFailed(f"{exc}\n({WHERE_VARIABLES})") from None
+    try:
+        limit = DeletionLimit.parse(max_deletions) if max_deletions else None
+    except ValueError as exc:
+        raise WorkflowFailed(f"max_deletions: {exc}") from None
     secrets = secret_values(config)
     out = Printer(stream or sys.stdout, secrets)
     try:
-        summary = run_workflow(config, ProgressView(out).handle)
+        summary = run_workflow(config, ProgressView(out).handle, max_deletions=limit)
     except UserError as exc:
         raise WorkflowFailed(scrub(str(exc), secrets)) from None
     out.summary(summary, config)
