@@ -204,3 +204,34 @@ def test_a_bad_max_deletions_is_bad_usage(limit, message, write_config, mlflow_u
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
     assert not om.requests
+
+
+def test_a_model_that_cannot_be_read_is_listed_with_the_reason(mlflow_url, expected_models, om, write_config, capsys):
+    from mlflow_proxy import MlflowProxy
+
+    run_id = expected_models["churn-classifier"]["run_id"]
+    with MlflowProxy(mlflow_url) as mlflow:
+        mlflow.inject(f"run_id={run_id}", "status", status=404, times=None)
+        code, out, _ = cli(capsys, "-c", str(write_config(seed_config(mlflow.url, om.url))), "--plan", "--json")
+    assert code == 0
+    document = json.loads(out)
+    unreadable = [m for m in document["models"] if m["action"] == "unreadable"]
+    assert [m["name"] for m in unreadable] == ["churn-classifier"]
+    assert f"cannot read run {run_id}" in unreadable[0]["reason"] and "404" in unreadable[0]["reason"]
+    assert document["counts"]["new"] == len(expected_models) - 1
+
+
+def test_a_model_marked_deleted_comes_back_and_a_foreign_hash_is_named(mlflow_url, om):
+    config = Workflow.model_validate(seed_config(mlflow_url, om.url))
+    run_workflow(config)
+    om.models[fqn("two-versions")]["deleted"] = True
+    om.models[fqn("mlflow2-style")]["sourceHash"] = "written-by-another-tool"
+
+    changes = {m.name: m.changes for m in plan_workflow(config).of("changed")}
+
+    assert [c.field for c in changes["two-versions"]] == ["deleted"]
+    assert (changes["two-versions"][0].old, changes["two-versions"][0].new) == (True, False)
+    [foreign] = changes["mlflow2-style"]
+    assert (foreign.field, foreign.old) == ("sourceHash", "written-by-another-tool")
+    summary = run_workflow(config)
+    assert summary.updated == 2 and om.models[fqn("two-versions")]["deleted"] is False
