@@ -83,3 +83,24 @@ def test_a_bad_limit_is_refused_by_metadata_dag(write_config, tmp_path, capsys):
         dag_main(["-c", str(path), "-o", str(tmp_path), "--max-deletions", "-3"])
     assert exited.value.code == 2
     assert "'-3' is not a number of models" in capsys.readouterr().err
+
+
+def test_models_gone_during_the_run_are_not_marked_deleted_past_the_limit(mlflow_url, om, monkeypatch):
+    """The check before the run passed; then the registry lost a model: the run marks none deleted."""
+    import workflow.runner as runner
+    from workflow.document.config import Workflow
+    from workflow.deletion_guard import DeletionLimit
+    from workflow.registry.mlflow_source import MlflowSource
+
+    config = Workflow.model_validate(prefilled(om, mlflow_url))  # 2 to be marked deleted
+
+    class LosesAModel(MlflowSource):
+        def iter_models(self):
+            return (model for model in super().iter_models() if model.name != "mlflow2-style")
+
+    monkeypatch.setattr(runner, "MlflowSource", LosesAModel)
+    summary = runner.run_workflow(config, max_deletions=DeletionLimit(2))
+    assert summary.exit_code == 1
+    assert "3 model(s) are gone from the listing, more than the 2 --max-deletions allows" in summary.incomplete
+    assert not om.requests_to("DELETE", "/v1/mlmodels/deleteStale")
+    assert not any(m["deleted"] for m in om.models.values())

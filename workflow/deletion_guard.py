@@ -20,7 +20,7 @@ from .errors import EndpointError, UserError, short_reason
 from .openmetadata.auth import Authenticator
 from .openmetadata.om_client import OpenMetadataClient
 from .registry.mlflow_source import MlflowSource
-from .sinks.metadata_rest import OpenMetadataSink
+from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
 
 NAMED = 20
 """Models named in the refusal; the rest are counted."""
@@ -59,19 +59,16 @@ class Deletion:
     reason: str
 
 
-class TooManyDeletions(EndpointError):
-    """The run would mark more models deleted than `--max-deletions` allows; nothing was written."""
-
-
 def check_deletions(config: Workflow, auth: Authenticator | None, limit: DeletionLimit,
-                    cancel: threading.Event | None = None) -> None:
-    """Raise `TooManyDeletions` when a run of `config` would mark more models deleted than `limit`."""
+                    cancel: threading.Event | None = None) -> int | None:
+    """How many models the run may mark deleted (None: it marks none anyway); raises
+    `TooManyDeletions` when a run of `config` would mark more than that now."""
     if not config.source_options.markDeletedMlModels or config.sink.type != "metadata-rest":
-        return
+        return None
     going, live = deletions_ahead(config, auth, cancel)
     allowed = limit.allowed(live)
     if len(going) <= allowed:
-        return
+        return allowed
     named = [f"{d.name} ({d.reason})" for d in going[:NAMED]]
     more = f" and {len(going) - NAMED} more" if len(going) > NAMED else ""
     of = f" ({limit} of the {live} live models of service {config.source.serviceName!r})" if limit.percent else ""

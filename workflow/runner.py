@@ -44,7 +44,7 @@ from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink
 from .sinks.base import Sink, SinkResult
 from .sinks.file import FileSink
-from .sinks.metadata_rest import OpenMetadataSink
+from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
 from .openmetadata.stored_connection import with_stored_connection
 
 DEFAULT_WORKERS = 8
@@ -95,9 +95,10 @@ def run_workflow(
     `TooManyDeletions` when it would mark more models deleted than `max_deletions`)."""
     cancel = cancel or threading.Event()
     config, auth = prepare_run(config, cancel, check_first=check_first)
-    if max_deletions is not None:
-        check_deletions(config, auth, max_deletions, cancel)
+    allowed = check_deletions(config, auth, max_deletions, cancel) if max_deletions is not None else None
     sink = sink_for(config, auth, stop=cancel)
+    if isinstance(sink, OpenMetadataSink):
+        sink.max_deletions = allowed
     pipeline = pipeline_status_for(config, auth, cancel)
     return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline)
 
@@ -202,7 +203,7 @@ class _Run:
         """Mark the run `running` in OpenMetadata's run history, once the sink has made sure the service exists."""
         if self.pipeline is not None:
             warning = self.pipeline.start()
-        elif self.config.ingestionPipelineFQN:
+        elif self.config.ingestionPipelineFQN and self.config.sink.type == "file":
             warning = "ingestionPipelineFQN is set, but the file sink sends nothing to OpenMetadata: the run is not recorded there"
         else:
             return
@@ -341,6 +342,8 @@ class _Run:
             deleted = self.sink.mark_deleted(seen)
         except UserError as exc:
             self._fail("Mark deleted", exc.message)
+            if isinstance(exc, TooManyDeletions):  # refused, not failed: the run must not pass for a success
+                self.tally.incomplete = exc.message
             return
         if deleted:
             self.tally.deleted = tuple(deleted)

@@ -17,13 +17,18 @@ from typing import Any
 from urllib.parse import quote
 
 from ..document.config import Workflow
-from ..errors import UserError
+from ..errors import EndpointError, UserError
 from ..events import Outcome
 from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, \
     version_warning
 from ..openmetadata.tls import tls_warnings
 from ..registry.mlflow_source import BuiltModel
 from .base import SinkResult, source_hash
+
+
+class TooManyDeletions(EndpointError):
+    """A run would mark more models deleted than `--max-deletions` allows, so it marks none."""
+
 
 COMPARED_FIELDS = ("description", "mlFeatures", "mlHyperParameters", "mlStore", "sourceUrl")
 """The fields of a model that come from MLflow and that a user reads: what a plan says changed."""
@@ -51,6 +56,9 @@ class OpenMetadataSink:
         self.use_bulk = True
         self.existing: dict[str, Existing] = {}
         self.service_exists = False
+        self.max_deletions: int | None = None
+        """Set by a run with `--max-deletions`: checked before its first write, and here again, in case
+        the registry lost more models in between."""
 
     def open(self, *, create_service: bool = True) -> list[str]:
         """Check the server, ensure the service exists, and learn what it already holds.
@@ -177,6 +185,11 @@ class OpenMetadataSink:
         stale = self.stale(seen)
         if not stale:
             return []
+        if self.max_deletions is not None and len(stale) > self.max_deletions:
+            names = ", ".join(sorted(e.name for e in stale)[:20])
+            raise TooManyDeletions(f"{len(stale)} model(s) are gone from the listing, more than the {self.max_deletions} "
+                                   f"--max-deletions allows, so none was marked deleted: {names}",
+                                   hint="the registry lost models during the run; check it, then run again")
         try:
             return self._delete_stale({model_fqn(self.service, name) for name in seen}, stale)
         except (ApiError, OSError, ValueError) as exc:
