@@ -63,7 +63,9 @@ async def shoot(folder: Path) -> list[Path]:
                 await until(pilot, lambda: "Wrote" in str(screen.query_one("#write-result").render()))
             await settle(pilot)
             saved.append(Path(app.save_screenshot(f"{index + 1:02d}-{name}.svg", str(folder))))
-        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+r")  # the plan
+        await until(pilot, lambda: screen.query_one("#step-run").plan is not None)
+        await pilot.press("ctrl+r")  # the run
         await until(pilot, lambda: "Finished" in str(screen.query_one("#run-head").render()))
         await settle(pilot)
         saved.append(Path(app.save_screenshot("09-finished-run.svg", str(folder))))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import requests
-from test_tui_support import goto, run, text_of, wait_for
+from test_tui_support import goto, plan_and_run, run, text_of, wait_for
 
 from tui.app import WorkflowApp
 from tui.draft import Draft
@@ -36,7 +36,7 @@ def test_demo_is_ready_to_try_stops_with_the_app_and_reseeds_nothing(tmp_path):
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: "✓ Wrote" in text_of(pilot, "#write-result"), what="the write")
             await goto(pilot, 7)
-            await pilot.press("ctrl+r")
+            await plan_and_run(pilot)
             await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), timeout=90, what="the run")
             assert text_of(pilot, "#run-head").startswith("✓ Finished")
 

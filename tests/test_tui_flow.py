@@ -9,7 +9,7 @@ import socket
 import threading
 from pathlib import Path
 
-from test_tui_support import goto, run, text_of, type_into, wait_for
+from test_tui_support import goto, plan_and_run, run, text_of, type_into, wait_for
 from textual.widgets import RichLog
 
 from tui.app import WorkflowApp
@@ -60,7 +60,7 @@ def test_author_check_write_and_run_against_real_servers(mlflow_url, expected_mo
             await pilot.press("escape")
             await wait_for(pilot, lambda: "kept as it is" in text_of(pilot, "#write-result"))
             await goto(pilot, 7)
-            await pilot.press("ctrl+r")
+            await plan_and_run(pilot)
             await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), timeout=90, what="the run")
             assert text_of(pilot, "#run-head").startswith("✓ Finished")
             assert text_of(pilot, "#count-processed") == f"Processed {len(with_versions - {'empty-model'})}"
@@ -117,7 +117,7 @@ def test_cancel_stops_a_real_run_and_says_so(mlflow_url, om, monkeypatch, tmp_pa
             await goto(pilot, 3)
             await type_into(pilot, "#input-hostPort", om.url)
             await goto(pilot, 7)
-            await pilot.press("ctrl+r")
+            await plan_and_run(pilot)
             await wait_for(pilot, started.is_set, timeout=60, what="the run to start")
             await wait_for(pilot, lambda: text_of(pilot, "#run-head").startswith("Running"))
             await pilot.press("escape")

@@ -7,7 +7,7 @@ Deterministic by construction: fixed config and model names, fixed check results
 from __future__ import annotations
 
 import pytest
-from test_tui_support import FIXED_JWT, fixed_app, steady_cursors, type_into, wait_for
+from test_tui_support import FIXED_JWT, fixed_app, plan_and_run, steady_cursors, type_into, wait_for
 
 STEP_NAMES = ["mlflow", "source", "sink", "openmetadata", "review", "test", "write", "run"]
 SIZES = [(80, 24), (120, 40)]
@@ -76,7 +76,7 @@ def test_finished_run(snap_compare, monkeypatch, tmp_path, size):
         await pilot.pause()
         app.screen.go(7)
         await pilot.pause()
-        await pilot.press("ctrl+r")
+        await plan_and_run(pilot)
         await wait_for(pilot, lambda: not app.screen.query_one("#step-run").running)
         await settle(pilot)
         log = app.screen.query_one("#run-log")  # it follows the end as lines wrap in: let it get there

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_YAML
-from test_tui_support import DOCS_YAML, FIXED_JWT, fixed_app, goto, message, run, text_of, type_into, wait_for
+from test_tui_support import (DOCS_YAML, FIXED_JWT, fixed_app, goto, message, plan_and_run, run, text_of, type_into,
+                              wait_for)
 from textual.widgets import Button, Input, RichLog, Select
 
 from tui.app import WorkflowApp, main
@@ -259,7 +260,7 @@ def test_run_step_counts_logs_and_summarises(monkeypatch, tmp_path):
     async def body():
         async with app.run_test(size=(80, 24)) as pilot:
             await goto(pilot, 7)
-            await pilot.press("ctrl+r")
+            await plan_and_run(pilot)
             await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"))
             assert text_of(pilot, "#count-processed") == "Processed 2"
             assert text_of(pilot, "#count-errors") == "Errors 1"

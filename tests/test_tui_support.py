@@ -24,6 +24,7 @@ from tui.services import Services
 from workflow import events as ev
 from workflow.checks import CheckStep
 from workflow.document.loader import parse_workflow
+from workflow.plan import FieldChange, PlannedModel, RunPlan
 
 FIXED_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJl"
 """A syntactically valid JWT with no expiry; not a real credential."""
@@ -99,10 +100,27 @@ def fixed_run(config: Any, on_event: Callable[[Any], None], cancel: threading.Ev
     return summary
 
 
-FIXED_SERVICES = Services(list_models=lambda uri: list(FIXED_NAMES), iter_checks=fixed_checks, run_workflow=fixed_run)
+def fixed_plan(config: Any, on_event: Callable[[Any], None], cancel: threading.Event, *,
+               deleted: tuple[str, ...] = ()) -> RunPlan:
+    """The plan of `fixed_run`, plus `deleted`: models it would mark deleted."""
+    return RunPlan(
+        "ml_platform", "http://mlflow.example:5000", "http://openmetadata.example:8585/api", to_file=False,
+        service_exists=True, mark_deleted=True, models=(
+            PlannedModel("churn-classifier", "new"),
+            PlannedModel("demand-forecast", "changed", (FieldChange("description", "old words", "new words"),)),
+            *(PlannedModel(name, "deleted", reason="no longer in the MLflow registry") for name in deleted),
+            PlannedModel("experimental-ranker", "filtered", reason="MlModel name matches an exclude pattern",
+                         pattern="experimental"),
+            PlannedModel("fraud.detector v2", "unchanged"),
+        ))
 
 
-def fixed_app(monkeypatch: Any, tmp_path: Path, *, on_disk: bool = False) -> WorkflowApp:
+FIXED_SERVICES = Services(list_models=lambda uri: list(FIXED_NAMES), iter_checks=fixed_checks, run_workflow=fixed_run,
+                          plan_workflow=fixed_plan)
+
+
+def fixed_app(monkeypatch: Any, tmp_path: Path, *, on_disk: bool = False,
+              services: Services = FIXED_SERVICES) -> WorkflowApp:
     """The app on `FIXED_YAML` with fixed services, in `tmp_path` as the current folder.
 
     `on_disk`: the workflow was opened from `workflow.yaml` (relative, so frames show no temp path).
@@ -113,7 +131,7 @@ def fixed_app(monkeypatch: Any, tmp_path: Path, *, on_disk: bool = False) -> Wor
     if on_disk:
         Path("workflow.yaml").write_text(FIXED_YAML, encoding="utf-8")
         loaded.path = Path("workflow.yaml")
-    return WorkflowApp(Draft.from_loaded(loaded), target=Path("workflow.yaml"), services=FIXED_SERVICES)
+    return WorkflowApp(Draft.from_loaded(loaded), target=Path("workflow.yaml"), services=services)
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
@@ -128,6 +146,15 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.05)
+
+
+async def plan_and_run(pilot: Pilot, timeout: float = 90.0) -> None:
+    """On the Run step: ctrl+r makes the plan, ctrl+r again runs it (a plan that marks models deleted
+    asks first: answer that yourself)."""
+    step = pilot.app.screen.query_one("#step-run")
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: step.plan is not None, timeout=timeout, what="the plan")
+    await pilot.press("ctrl+r")
 
 
 async def goto(pilot: Pilot, index: int) -> None:

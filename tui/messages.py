@@ -60,6 +60,13 @@ class RunEvent(Message):
 
 
 @dataclass
+class PlanReady(Message):
+    """The plan of the run (a `workflow.plan.RunPlan`), made before the run is started."""
+
+    plan: Any
+
+
+@dataclass
 class RunFailed(Message):
     """The run could not start or stopped on an endpoint error (a `UserError`)."""
 

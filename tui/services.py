@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
-    from workflow import Event, RunSummary, Workflow
+    from workflow import Event, RunPlan, RunSummary, Workflow
 
 
 def engine_list_models(registry_uri: str) -> list[str]:
@@ -31,6 +31,12 @@ def engine_run_workflow(config: "Workflow", on_event: Callable[["Event"], None],
     return run_workflow(config, on_event, cancel=cancel)
 
 
+def engine_plan_workflow(config: "Workflow", on_event: Callable[["Event"], None], cancel: threading.Event) -> "RunPlan":
+    from workflow import plan_workflow
+
+    return plan_workflow(config, on_event, cancel=cancel)
+
+
 @dataclass(frozen=True)
 class Services:
     list_models: Callable[[str], list[str]] = engine_list_models
@@ -40,3 +46,6 @@ class Services:
     run_workflow: Callable[["Workflow", Callable[["Event"], None], threading.Event], "RunSummary"] = (
         engine_run_workflow)
     """`workflow.runner.run_workflow`: emits events from its own thread."""
+    plan_workflow: Callable[["Workflow", Callable[["Event"], None], threading.Event], "RunPlan"] = (
+        engine_plan_workflow)
+    """`workflow.plan.plan_workflow`: what a run would change; writes nothing."""

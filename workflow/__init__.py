@@ -29,7 +29,7 @@ _PUBLIC = {
     "iter_checks": "checks", "run_checks": "checks", "CheckReport": "checks", "CheckStep": "checks",
     "run_workflow": "runner", "ChecksFailed": "runner", "Event": "events", "RunSummary": "events",
     "plan_workflow": "plan", "RunPlan": "plan", "DeletionLimit": "deletion_guard",
-    "plan_lines": "plan_render", "plan_json": "plan_render",
+    "plan_lines": "plan_render", "plan_json": "plan_render", "plan_notes": "plan_render", "counts_text": "plan_render",
     "discard_temp_files": "sinks.file",
     # the Airflow export
     "write_dag": "dags.dag_file", "embed_workflow": "dags.dag_file", "EmbeddedWorkflow": "dags.dag_file",

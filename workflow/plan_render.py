@@ -25,14 +25,16 @@ COUNT_WORDS = {"new": "new", "changed": "changed", "unchanged": "unchanged", "wr
 # ------------------------------------------------------------------------------------------- text
 
 
-def plan_lines(plan: RunPlan) -> list[str]:
-    """The plan for people: the models by what the run does to them, then the counts."""
+def plan_lines(plan: RunPlan, only: str = "") -> list[str]:
+    """The plan for people: the models by what the run does to them, then the counts. With `only`,
+    just the models whose name or action holds that text (case-insensitive), as the app filters."""
     lines = [f"Plan for service {printable(plan.service)!r}: MLflow {printable(plan.source)} -> {plan.sink} "
              "(nothing was written)"]
     if not plan.to_file and not plan.service_exists:
         lines.append("The service does not exist yet: the run creates it, and every model is new.")
+    needle = only.strip().lower()
     for action in ACTIONS:
-        models = plan.of(action)
+        models = [m for m in plan.of(action) if needle in m.name.lower() or needle in TITLES[action].lower()]
         if models:
             lines.append(f"{TITLES[action]} ({len(models)}):")
             for model in models:
@@ -40,11 +42,15 @@ def plan_lines(plan: RunPlan) -> list[str]:
     if plan.warnings:
         lines.append(f"Warnings ({len(plan.warnings)}):")
         lines += [f"  {printable(w.name)}: {printable(w.reason)}" for w in plan.warnings]
-    lines += _notes(plan)
-    counts = plan.counts
-    lines.append("Counts: " + ", ".join(f"{counts[a]} {COUNT_WORDS[a]}" for a in ACTIONS
-                                         if counts[a] or a not in ("written",)))
+    lines += plan_notes(plan)
+    lines.append(f"Counts: {counts_text(plan)}")
     return lines
+
+
+def counts_text(plan: RunPlan) -> str:
+    """E.g. "1 new, 2 changed, 3 unchanged, 0 to be marked deleted, 0 left out by the filter, 0 cannot be read"."""
+    counts = plan.counts
+    return ", ".join(f"{counts[a]} {COUNT_WORDS[a]}" for a in ACTIONS if counts[a] or a != "written")
 
 
 def _model_lines(model: PlannedModel) -> list[str]:
@@ -86,7 +92,8 @@ def _value(value: Any) -> str:
     return printable(repr(shorten(str(value))))
 
 
-def _notes(plan: RunPlan) -> list[str]:
+def plan_notes(plan: RunPlan) -> list[str]:
+    """What the counts do not say: no history (file sink), no deletions, the guard, an incomplete plan."""
     notes = []
     if plan.to_file:
         notes.append("The file sink keeps no history: every model that can be read is written again.")

@@ -1,4 +1,5 @@
-"""A yes/no question that must be answered before something is destroyed (an existing file)."""
+"""A yes/no question that must be answered before something is destroyed (an existing file, models
+in the catalogue)."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -24,16 +25,17 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", tooltip="Keep the file as it is"),
     ]
 
-    def __init__(self, question: str, yes: str = "Overwrite") -> None:
+    def __init__(self, question: str, yes: str = "Overwrite", no: str = "No, keep it") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
+        self.no = no
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.question, classes="question", markup=False)
             with Horizontal():
-                yield Button("No, keep it (n)", id="no")
+                yield Button(f"{self.no} (n)", id="no")
                 yield Button(f"{self.yes} (y)", id="yes", variant="warning")
         yield Footer()
 

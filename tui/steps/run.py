@@ -1,8 +1,11 @@
 """Step 8, Run: the workflow, live — progress, counters, a log, then the summary with every failure.
 
-The engine's `run_workflow` runs in a thread worker and calls back with typed events, each posted to
-the UI as a message. Cancelling sets the run's `threading.Event`: the engine finishes the models in
-flight and still reports a summary, so a cancelled run says what it did.
+The first ctrl+r makes the plan (`workflow.plan`: what the run would change, nothing written) and
+shows its counts, the list on demand (l), filterable; the second runs it, after one more question
+when the plan marks models deleted. The engine's `run_workflow` runs in a thread worker and calls
+back with typed events, each posted to the UI as a message. Cancelling sets the run's
+`threading.Event`: the engine finishes the models in flight and still reports a summary, so a
+cancelled run says what it did.
 """
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import ProgressBar, RichLog, Static
+from textual.widgets import Input, ProgressBar, RichLog, Static
 
 from workflow import events as ev
 from workflow import UserError, Workflow, scrub, secret_values, summary_lines, verdict
 
-from ..messages import RunEvent, RunFailed
+from ..messages import PlanReady, RunEvent, RunFailed
+from ..screens.confirm import ConfirmScreen
 from .base import Step
 
 COUNTERS = ("processed", "warnings", "filtered", "errors")
@@ -29,7 +33,8 @@ class RunStep(Step):
     TITLE = "8  Run"
     INTRO = "Runs the workflow as it is on screen (it need not be written first)."
     BINDINGS = [
-        Binding("ctrl+r", "run", "Run", tooltip="Run the workflow now", id="run"),
+        Binding("ctrl+r", "run", "Run", tooltip="Plan the run (nothing is written), then run it", id="run"),
+        Binding("l", "list_plan", "List plan", tooltip="The plan model by model, with a filter", id="list-plan"),
         Binding("escape", "cancel", "Cancel run", tooltip="Stop after the models in flight", id="cancel"),
     ]
 
@@ -41,6 +46,9 @@ class RunStep(Step):
         self.finished = 0
         self.config: Workflow | None = None
         self.secrets: list[str] = []
+        self.planning = False
+        self.plan = None  # a workflow.plan.RunPlan of `plan_config`, until it runs
+        self.plan_config: Workflow | None = None
 
     def body(self) -> ComposeResult:
         yield Static("Press ctrl+r to run.", id="run-head", markup=False)
@@ -50,13 +58,17 @@ class RunStep(Step):
         with Horizontal(id="counters"):
             for name in COUNTERS:
                 yield Static(f"{name.capitalize()} 0", id=f"count-{name}", classes="counter", markup=False)
+        yield Input(placeholder="filter the plan: part of a name, or new, changed, deleted …",
+                    id="plan-filter").set_styles("display: none;")
         yield RichLog(max_lines=LOG_LINES, min_width=20, wrap=True, markup=False, highlight=False, id="run-log")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "run":
-            return None if self.running else True
+            return None if self.running or self.planning else True
         if action == "cancel":
-            return True if self.running else None
+            return True if self.running or self.planning else None
+        if action == "list_plan":
+            return self.plan is not None and not self.running
         return True
 
     def first_focus(self):  # noqa: ANN201 - the log, so the run's keys are live and it scrolls
@@ -70,6 +82,34 @@ class RunStep(Step):
             return
         self.config = config
         self.secrets = secret_values(config)
+        if self.plan is None or self.plan_config != config:
+            self._start_plan(config)
+        elif self.plan.counts["deleted"]:
+            question = (f"This run marks {self.plan.counts['deleted']} model(s) deleted in OpenMetadata "
+                        f"(l lists them). Run it?")
+            self.app.push_screen(ConfirmScreen(question, yes="Run", no="No, not now"), self._confirmed)
+        else:
+            self._start_run(config)
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes and self.config is not None:
+            self._start_run(self.config)
+        else:
+            self._head("Not run. ctrl+r asks again, l lists the plan.")
+
+    def _start_plan(self, config: Workflow) -> None:
+        self.planning = True
+        self.plan, self.plan_config = None, config
+        self.cancel_event = threading.Event()
+        self.query_one(RichLog).clear()
+        self._show_filter(False)
+        self._head("Planning: reading MLflow and OpenMetadata as the run would (nothing is written) …")
+        self.refresh_bindings()
+        self._plan(config, self.cancel_event)
+
+    def _start_run(self, config: Workflow) -> None:
+        self.plan = None
+        self._show_filter(False)
         self.running = True
         self.cancel_event = threading.Event()
         self.counts = dict.fromkeys(COUNTERS, 0)
@@ -87,8 +127,25 @@ class RunStep(Step):
         """Closing the app mid-run cancels it: its thread would otherwise keep the process alive."""
         self.cancel_event.set()
 
+    def action_list_plan(self) -> None:
+        self._show_filter(True)
+        self.query_one("#plan-filter", Input).focus()
+        self._list_plan()
+
+    @on(Input.Changed, "#plan-filter")
+    def _list_plan(self) -> None:
+        from workflow import plan_lines  # the plan's modules bring the runner: not at start-up
+
+        if self.plan is not None:
+            self.query_one(RichLog).clear()
+            for line in plan_lines(self.plan, only=self.query_one("#plan-filter", Input).value):
+                self._log(line)
+
+    def _show_filter(self, shown: bool) -> None:
+        self.query_one("#plan-filter").display = shown
+
     def action_cancel(self) -> None:
-        if self.running and not self.cancel_event.is_set():
+        if (self.running or self.planning) and not self.cancel_event.is_set():
             self.cancel_event.set()
             self._head("Cancelling: finishing the models in flight …")
             self._log("cancel requested by the user")
@@ -102,7 +159,31 @@ class RunStep(Step):
         except Exception as exc:  # noqa: BLE001 - an engine bug must end the run visibly, not hang it
             self.post_message(RunFailed(f"unexpected error: {type(exc).__name__}: {exc}"))
 
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _plan(self, config: Workflow, cancel: threading.Event) -> None:
+        try:
+            self.post_message(PlanReady(self.services.plan_workflow(config, lambda event: None, cancel)))
+        except UserError as exc:
+            self.post_message(RunFailed(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - an engine bug must end the plan visibly, not hang it
+            self.post_message(RunFailed(f"unexpected error: {type(exc).__name__}: {exc}"))
+
     # -------------------------------------------------------------------------------------- events
+
+    @on(PlanReady)
+    def _planned(self, message: PlanReady) -> None:
+        from workflow import counts_text, plan_notes
+
+        self.planning = False
+        plan = message.plan
+        if plan.complete:
+            self.plan = plan
+            self._head(f"Plan: {counts_text(plan)}. ctrl+r runs it, l lists the models.")
+        else:
+            self._head("✗ No plan, so nothing to run yet (see the log); ctrl+r tries again", "-fail")
+        for line in plan_notes(plan):
+            self._log(line)
+        self.refresh_bindings()
 
     @on(RunEvent)
     def _event(self, message: RunEvent) -> None:
@@ -132,8 +213,9 @@ class RunStep(Step):
 
     @on(RunFailed)
     def _failed(self, message: RunFailed) -> None:
-        self.running = False
-        self._head("✗ The run could not go on (see the log)", "-fail")
+        what = "plan" if self.planning else "run"
+        self.running = self.planning = False
+        self._head(f"✗ The {what} could not go on (see the log)", "-fail")
         self._log(f"error: {message.error}")
         self.query_one(ProgressBar).update(total=1, progress=0)
         self.refresh_bindings()
