@@ -93,7 +93,8 @@ def test_the_plan_names_the_changed_fields_with_old_and_new_values(mlflow_url, e
     assert old == [{"name": "threshold", "value": "0.1"}, {"name": "gone", "value": "1"}]
     assert {p["name"]: p["value"] for p in new} == expected_models["fraud.detector v2"]["params"]
     deleted = {m.name: m.reason for m in plan.of("deleted")}
-    assert deleted == {"retired-model": "no longer in the MLflow registry", "empty-model": "left out by the filter: empty"}
+    assert deleted == {"retired-model": "no longer in the MLflow registry",
+                       "empty-model": "left out by the filter: empty"}
     assert [(m.name, m.pattern) for m in plan.of("filtered")] == [("empty-model", "empty")]
 
 
@@ -197,7 +198,8 @@ def test_json_without_plan_is_bad_usage(write_config, mlflow_url, om, capsys):
     assert not om.requests
 
 
-@pytest.mark.parametrize("limit, message", [("ten", "'ten' is not a number of models"), ("150%", "'150%' is over 100%")])
+@pytest.mark.parametrize("limit, message", [("ten", "'ten' is not a number of models"),
+                                            ("150%", "'150%' is over 100%")])
 def test_a_bad_max_deletions_is_bad_usage(limit, message, write_config, mlflow_url, om, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["ingest", "-c", str(write_config(seed_config(mlflow_url, om.url))), "--max-deletions", limit])

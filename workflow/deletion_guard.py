@@ -95,7 +95,8 @@ def deletions_ahead(config: Workflow, auth: Authenticator | None,
     if not live:
         return [], 0
     seen, filtered = _listed(config, cancel)
-    return [Deletion(e.name, why_deleted(e.name, filtered)) for e in sorted(sink.stale(seen), key=lambda e: e.name)], live
+    going = sorted(sink.stale(seen), key=lambda e: e.name)
+    return [Deletion(e.name, why_deleted(e.name, filtered)) for e in going], live
 
 
 def _listed(config: Workflow, cancel: threading.Event | None) -> tuple[set[str], dict[str, str]]:

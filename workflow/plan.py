@@ -175,7 +175,8 @@ class PlanSink:
         pattern = self.config.source_options.mlModelFilterPattern
         patterns = {i.name: (filter_verdict(i.name, pattern) or ("", ""))[1] for i in summary.filtered}
         models = list(self.planned.values())
-        models += [PlannedModel(i.name, "filtered", reason=i.reason, pattern=patterns[i.name]) for i in summary.filtered]
+        models += [PlannedModel(i.name, "filtered", reason=i.reason, pattern=patterns[i.name])
+                   for i in summary.filtered]
         models += [PlannedModel(name, "deleted", reason=why_deleted(name, patterns)) for name in summary.deleted]
         models += [PlannedModel(i.name, "unreadable", reason=i.reason) for i in summary.failures
                    if not _is_listing_failure(i, summary)]
@@ -183,7 +184,8 @@ class PlanSink:
         live = sum(1 for e in self.real.existing.values() if not e.deleted) if self.real else 0
         return RunPlan(
             service=self.config.source.serviceName, source=redact_uri(self.config.mlflow.trackingUri),
-            sink=describe_sink(self.config), to_file=self.real is None, service_exists=bool(self.real and self.real.service_exists),
+            sink=describe_sink(self.config), to_file=self.real is None,
+            service_exists=bool(self.real and self.real.service_exists),
             mark_deleted=bool(self.real) and self.config.source_options.markDeletedMlModels,
             models=tuple(models), warnings=summary.warnings, problem=_problem(summary),
             guard=Guard(max_deletions, live) if max_deletions is not None and self.real else None)

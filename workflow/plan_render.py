@@ -105,7 +105,8 @@ def plan_notes(plan: RunPlan) -> list[str]:
             notes.append(f"--max-deletions {plan.guard.limit} would stop this run before it writes anything: "
                          f"{deleted} to be marked deleted, {allowed} allowed.")
         else:
-            notes.append(f"Within --max-deletions {plan.guard.limit}: {deleted} to be marked deleted, {allowed} allowed.")
+            notes.append(f"Within --max-deletions {plan.guard.limit}: {deleted} to be marked deleted, "
+                         f"{allowed} allowed.")
     if plan.problem:
         notes.append(f"The plan is INCOMPLETE, so a run now would not be either: {printable(plan.problem)}")
     return notes

@@ -100,8 +100,8 @@ class OpenMetadataSink:
             page = self.client.get("/mlmodels", **params) or {}
             for entity in page.get("data", []):
                 fqn = entity.get("fullyQualifiedName") or model_fqn(self.service, entity["name"])
-                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"), bool(entity.get("deleted")),
-                                      {key: entity.get(key) for key in COMPARED_FIELDS})
+                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"),
+                                      bool(entity.get("deleted")), {key: entity.get(key) for key in COMPARED_FIELDS})
             after = (page.get("paging") or {}).get("after")
             if not after:
                 return found
@@ -187,8 +187,8 @@ class OpenMetadataSink:
             return []
         if self.max_deletions is not None and len(stale) > self.max_deletions:
             names = ", ".join(sorted(e.name for e in stale)[:20])
-            raise TooManyDeletions(f"{len(stale)} model(s) are gone from the listing, more than the {self.max_deletions} "
-                                   f"--max-deletions allows, so none was marked deleted: {names}",
+            raise TooManyDeletions(f"{len(stale)} model(s) are gone from the listing, more than the "
+                                   f"{self.max_deletions} --max-deletions allows, so none was marked deleted: {names}",
                                    hint="the registry lost models during the run; check it, then run again")
         try:
             return self._delete_stale({model_fqn(self.service, name) for name in seen}, stale)
