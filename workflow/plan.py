@@ -120,8 +120,8 @@ class PlanSink:
 
     def __init__(self, config: Workflow, auth: Authenticator | None, cancel: threading.Event):
         self.config = config
-        self.real = (OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel))
-                     if config.sink.type == "metadata-rest" else None)
+        self.real = None if config.sink.type != "metadata-rest" else OpenMetadataSink(
+            config, OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel), keep_fields=True)
         self.name = self.real.name if self.real else "File sink"
         self.batch_size = self.real.batch_size if self.real else 100
         self.secrets = secret_values(config)

@@ -47,8 +47,11 @@ class Existing:
 class OpenMetadataSink:
     name = "OpenMetadata"
 
-    def __init__(self, config: Workflow, client: OpenMetadataClient):
+    def __init__(self, config: Workflow, client: OpenMetadataClient, *, keep_fields: bool = False):
         self.config = config
+        self.keep_fields = keep_fields
+        """Keep each existing model's `COMPARED_FIELDS`, which a plan shows and a run does not need: at
+        10,000 models the catalogue's description, features and parameters are tens of MB."""
         self.service = config.source.serviceName
         self.client = client
         self.batch_size = config.sink.config.bulk_sink_batch_size or 100  # type: ignore[union-attr]
@@ -101,7 +104,8 @@ class OpenMetadataSink:
             for entity in page.get("data", []):
                 fqn = entity.get("fullyQualifiedName") or model_fqn(self.service, entity["name"])
                 found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"),
-                                      bool(entity.get("deleted")), {key: entity.get(key) for key in COMPARED_FIELDS})
+                                      bool(entity.get("deleted")),
+                                      {key: entity.get(key) for key in COMPARED_FIELDS} if self.keep_fields else {})
             after = (page.get("paging") or {}).get("after")
             if not after:
                 return found
