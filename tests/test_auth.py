@@ -21,7 +21,9 @@ from token_standin import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT, TokenStandIn,
 from workflow.cli import check as check_cli
 from workflow.openmetadata.sso import authenticator_for
 from workflow.cli.main import main
-from workflow.document.config import OpenMetadataConnection
+from workflow.document.config import OpenMetadataConnection, Workflow
+from workflow.openmetadata.om_client import OpenMetadataClient
+from workflow.runner import run_workflow
 from workflow.openmetadata.tokens import Token
 
 CLIENT_ID = "ingestion-client"
@@ -193,6 +195,29 @@ def test_provider_token_is_fetched_once_and_sent_on_every_call(provider, key, ml
         assert sent.form["scope"] == "metadata read"
     if provider == "azure":
         assert sent.form["scope"] == "api://openmetadata/.default"
+
+
+def test_a_run_holds_one_client_and_authenticates_once(key, mlflow_url, expected_models, monkeypatch, tmp_path):
+    """The stored connection, the checks, the sink and the pipeline status all go through one client."""
+    with start_tokens("custom-oidc", key) as tokens, OpenMetadataStandIn(token_validator=tokens.is_valid) as om:
+        security = security_config("custom-oidc", tokens, key, tmp_path)
+        assert run_workflow(Workflow.model_validate(sso_workflow(mlflow_url, om, "custom-oidc", security))).exit_code == 0
+        config = sso_workflow(mlflow_url, om, "custom-oidc", security, ingestionPipelineFQN="local_mlflow.nightly")
+        del config["source"]["serviceConnection"]  # read from the service the first run stored
+        clients = []
+        built = OpenMetadataClient.__init__
+        monkeypatch.setattr(OpenMetadataClient, "__init__",
+                            lambda self, *args, **kwargs: clients.append(self) or built(self, *args, **kwargs))
+        issued = len(tokens.requests)
+        om.clear_requests()
+        summary = run_workflow(Workflow.model_validate(config))
+    assert summary.exit_code == 0 and summary.recorded_in.endswith("as success")
+    assert summary.unchanged == len(expected_models)
+    assert om.requests_to("GET", "/v1/services/mlmodelServices/name/local_mlflow"), "the stored connection was read"
+    assert om.requests_to("GET", "/v1/services/testConnectionDefinitions/name/Mlflow.testConnectionDefinition")
+    assert len(clients) == 1, "one OpenMetadata client for the whole run"
+    assert len(tokens.requests) - issued == 1, "one token for the whole run"
+    assert set(bearer_tokens(om)) == {tokens.issued[-1]}
 
 
 @pytest.mark.parametrize("with_crt", [True, False], ids=["full-jwk", "jwk-without-crt-params"])

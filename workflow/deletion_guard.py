@@ -17,7 +17,6 @@ from .document.config import Workflow
 from .document.filters import filter_verdict
 from .document.redact import redact_uri
 from .errors import EndpointError, UserError, short_reason
-from .openmetadata.auth import Authenticator
 from .openmetadata.om_client import OpenMetadataClient
 from .registry.mlflow_source import MlflowSource
 from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
@@ -59,13 +58,13 @@ class Deletion:
     reason: str
 
 
-def check_deletions(config: Workflow, auth: Authenticator | None, limit: DeletionLimit,
+def check_deletions(config: Workflow, client: OpenMetadataClient, limit: DeletionLimit,
                     cancel: threading.Event | None = None) -> int | None:
     """How many models the run may mark deleted (None: it marks none anyway); raises
     `TooManyDeletions` when a run of `config` would mark more than that now."""
     if not config.source_options.markDeletedMlModels or config.sink.type != "metadata-rest":
         return None
-    going, live = deletions_ahead(config, auth, cancel)
+    going, live = deletions_ahead(config, client, cancel)
     allowed = limit.allowed(live)
     if len(going) <= allowed:
         return allowed
@@ -79,14 +78,14 @@ def check_deletions(config: Workflow, auth: Authenticator | None, limit: Deletio
              "raise --max-deletions or run without it")
 
 
-def deletions_ahead(config: Workflow, auth: Authenticator | None,
+def deletions_ahead(config: Workflow, client: OpenMetadataClient,
                     cancel: threading.Event | None = None) -> tuple[list[Deletion], int]:
     """The models a run would mark deleted now, each with why, and how many live models the service has.
 
     As in the run: nothing when the service does not exist yet or the registry listed no model or
     let none through the filter. A listing that breaks off leaves the count unknown: an error.
     """
-    sink = OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel))
+    sink = OpenMetadataSink(config, client)
     try:
         sink.open(create_service=False)
     finally:

@@ -18,11 +18,10 @@ from .document.config import Workflow
 from .document.filters import filter_verdict
 from .document.redact import redact_uri, scrub, secret_values
 from .events import EventHandler, Issue, Outcome, RunSummary
-from .openmetadata.auth import Authenticator
 from .openmetadata.om_client import OpenMetadataClient, model_fqn
 from .registry.mlflow_source import BuiltModel
 from .render import describe_sink
-from .runner import DEFAULT_WORKERS, REGISTRY, prepare_run, run_into
+from .runner import DEFAULT_WORKERS, REGISTRY, openmetadata_client, prepare_run, run_into
 from .sinks.base import SinkResult
 from .sinks.metadata_rest import COMPARED_FIELDS, Existing, OpenMetadataSink
 
@@ -109,19 +108,23 @@ def plan_workflow(config: Workflow, on_event: EventHandler | None = None, *, can
                   max_deletions: DeletionLimit | None = None) -> RunPlan:
     """The plan of a run of `config`; raises `UserError` when a run could not start either."""
     cancel = cancel or threading.Event()
-    config, auth = prepare_run(config, cancel, check_first=check_first)
-    sink = PlanSink(config, auth, cancel)
-    summary = run_into(config, sink, on_event, cancel=cancel, workers=workers)
-    return sink.plan(summary, max_deletions)
+    client = openmetadata_client(config, cancel)
+    try:
+        config = prepare_run(config, client, cancel, check_first=check_first)
+        sink = PlanSink(config, client)
+        summary = run_into(config, sink, on_event, cancel=cancel, workers=workers)
+        return sink.plan(summary, max_deletions)
+    finally:
+        client.close()
 
 
 class PlanSink:
     """A sink that sends nothing: each batch is answered with what the configured sink would do."""
 
-    def __init__(self, config: Workflow, auth: Authenticator | None, cancel: threading.Event):
+    def __init__(self, config: Workflow, client: OpenMetadataClient):
         self.config = config
         self.real = None if config.sink.type != "metadata-rest" else OpenMetadataSink(
-            config, OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel), keep_fields=True)
+            config, client, keep_fields=True)
         self.name = self.real.name if self.real else "File sink"
         self.batch_size = self.real.batch_size if self.real else 100
         self.secrets = secret_values(config)

@@ -39,7 +39,6 @@ from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for
 from .document.config import FileSink as FileSinkConfig
 from .document.redact import redact_uri
-from .openmetadata.auth import Authenticator
 from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink
 from .sinks.base import Sink, SinkResult
@@ -92,33 +91,46 @@ def run_workflow(
     max_deletions: DeletionLimit | None = None,
 ) -> RunSummary:
     """Run the workflow; raises `UserError` when it cannot start (`ChecksFailed` after the checks,
-    `TooManyDeletions` when it would mark more models deleted than `max_deletions`)."""
+    `TooManyDeletions` when it would mark more models deleted than `max_deletions`).
+
+    One OpenMetadata client serves all of it (one token, one connection pool): an identity
+    provider's token is fetched once, and the client's retries stop on `cancel`.
+    """
     cancel = cancel or threading.Event()
-    config, auth = prepare_run(config, cancel, check_first=check_first)
-    allowed = check_deletions(config, auth, max_deletions, cancel) if max_deletions is not None else None
-    sink = sink_for(config, auth, stop=cancel)
-    if isinstance(sink, OpenMetadataSink):
-        sink.max_deletions = allowed
-    pipeline = pipeline_status_for(config, auth, cancel)
-    return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline)
+    client = openmetadata_client(config, cancel)
+    try:
+        config = prepare_run(config, client, cancel, check_first=check_first)
+        allowed = check_deletions(config, client, max_deletions, cancel) if max_deletions is not None else None
+        sink = sink_for(config, client)
+        if isinstance(sink, OpenMetadataSink):
+            sink.max_deletions = allowed
+        pipeline = pipeline_status_for(config, client)
+        return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline)
+    finally:
+        client.close()
 
 
-def prepare_run(config: Workflow, cancel: threading.Event, *,
-                check_first: bool = True) -> tuple[Workflow, Authenticator | None]:
-    """What a run (or a plan) does before any work: the config to run, and the authenticator for it.
+def openmetadata_client(config: Workflow, cancel: threading.Event) -> OpenMetadataClient:
+    """The run's client. Sending to OpenMetadata, its credentials are read now, so a malformed token
+    stops the run before any call; a file sink's run uses it only to read a stored connection."""
+    auth = authenticator_for(config.openmetadata) if config.sink.type == "metadata-rest" else None
+    return OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel)
+
+
+def prepare_run(config: Workflow, client: OpenMetadataClient, cancel: threading.Event, *,
+                check_first: bool = True) -> Workflow:
+    """What a run (or a plan) does before any work: the config to run.
 
     A workflow without serviceConnection gets the one stored with its service, and (unless
     `check_first` is false) the `test-connection` checks run, so a run that cannot work stops in about
-    a second with the same messages, instead of after MLflow's retries. One authenticator serves the
-    checks and the run, so an identity provider's token is fetched once.
+    a second with the same messages, instead of after MLflow's retries.
     """
-    auth = authenticator_for(config.openmetadata) if config.sink.type == "metadata-rest" else None
-    config = with_stored_connection(config, auth)
+    config = with_stored_connection(config, client)
     if check_first:
-        report = by_endpoint(list(iter_checks(config, auth=auth, cancel=cancel)))
+        report = by_endpoint(list(iter_checks(config, client=client, cancel=cancel)))
         if not report.ok and not cancel.is_set():
             raise _checks_failed(report)
-    return config, auth
+    return config
 
 
 def run_into(config: Workflow, sink: Sink, on_event: EventHandler | None = None, *, cancel: threading.Event,
@@ -135,11 +147,11 @@ def _checks_failed(report: CheckReport) -> ChecksFailed:
                         hint=next((step.remediation for step in failures if step.remediation), ""), report=report)
 
 
-def sink_for(config: Workflow, auth: Authenticator | None = None, *, stop: threading.Event | None = None) -> Sink:
-    """The configured sink; `stop` (the run's cancel) cuts short its retry waits."""
+def sink_for(config: Workflow, client: OpenMetadataClient) -> Sink:
+    """The configured sink; an OpenMetadata sink sends through the run's `client`."""
     if isinstance(config.sink, FileSinkConfig):
         return FileSink(Path(config.sink.config.filename))
-    return OpenMetadataSink(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=stop))
+    return OpenMetadataSink(config, client)
 
 
 

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
-from ..openmetadata.auth import Authenticator
+from ..openmetadata.om_client import OpenMetadataClient
 from ..document.config import FileSink, Workflow
 from ..document.redact import scrub, secret_values
 from .file_sink import file_sink_plan
@@ -47,18 +47,18 @@ class CheckReport:
 
 
 def iter_checks(config: Workflow, *, timeout: float = 2.0, cancel: threading.Event | None = None,
-                auth: Authenticator | None = None) -> Iterator[CheckStep]:
+                client: OpenMetadataClient | None = None) -> Iterator[CheckStep]:
     """Check both endpoints concurrently, yielding each step as it completes.
 
     `timeout` is the connect timeout of every probe (reads get `READ_TIMEOUT_FACTOR` times more).
     Setting `cancel` ends the iteration at once; steps in flight finish in the background.
-    `auth` lets a run share its authenticator, so the token fetched for the check serves the run.
+    `client` lets a run share its OpenMetadata client, so the token fetched for the checks serves the run.
     """
     cancel = cancel or threading.Event()
     finished: queue.Queue[CheckStep | None] = queue.Queue()
     stop = threading.Event()
     secrets = _secrets(config)
-    plans = [mlflow_plan(config, timeout), _sink_plan(config, timeout, auth)]
+    plans = [mlflow_plan(config, timeout), _sink_plan(config, timeout, client)]
     for plan in plans:
         threading.Thread(target=run_plan, args=(plan, finished.put, lambda: stop.is_set() or cancel.is_set()),
                          name=f"check-{plan.endpoint}", daemon=True).start()
@@ -78,10 +78,10 @@ def iter_checks(config: Workflow, *, timeout: float = 2.0, cancel: threading.Eve
 
 
 def run_checks(config: Workflow, *, timeout: float = 2.0, on_step: Callable[[CheckStep], None] | None = None,
-               auth: Authenticator | None = None) -> CheckReport:
+               client: OpenMetadataClient | None = None) -> CheckReport:
     """Run every check; `on_step` sees each step as it completes, the report lists them by endpoint."""
     steps: list[CheckStep] = []
-    for step in iter_checks(config, timeout=timeout, auth=auth):
+    for step in iter_checks(config, timeout=timeout, client=client):
         steps.append(step)
         if on_step:
             on_step(step)
@@ -94,11 +94,11 @@ def by_endpoint(steps: list[CheckStep]) -> CheckReport:
     return CheckReport(tuple(sorted(steps, key=lambda s: order.get(s.endpoint, 2))))
 
 
-def _sink_plan(config: Workflow, timeout: float, auth: Authenticator | None) -> Plan:
+def _sink_plan(config: Workflow, timeout: float, client: OpenMetadataClient | None) -> Plan:
     """A file sink's one step replaces the OpenMetadata steps."""
     if isinstance(config.sink, FileSink):
         return file_sink_plan(config.sink)
-    return openmetadata_plan(config, timeout, auth)
+    return openmetadata_plan(config, timeout, client)
 
 
 def _secrets(config: Workflow) -> list[str]:

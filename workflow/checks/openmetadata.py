@@ -11,9 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..openmetadata.auth import Authenticator, NoAuth
-from ..openmetadata.sso import authenticator_for
-from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig, Workflow
+from ..document.config import OpenMetadataJWTClientConfig, Workflow
 from ..errors import EndpointError
 from ..openmetadata.om_client import SUPPORTED_SERVER, ApiError, OpenMetadataClient, quote_fqn_part, version_warning
 from ..document.redact import redact_uri
@@ -27,18 +25,20 @@ OM_TLS_HINT = ("set verifySSL: validate with sslConfig.caCertificate (the CA fil
 BOT_TOKEN_HINT = "copy the ingestion-bot JWT from OpenMetadata: Settings > Bots > ingestion-bot"
 
 
-def openmetadata_plan(config: Workflow, timeout: float, auth: Authenticator | None) -> Plan:
-    return _OpenMetadataChecks(config, timeout, auth).plan()
+def openmetadata_plan(config: Workflow, timeout: float, client: OpenMetadataClient | None) -> Plan:
+    """The steps, through the run's `client` when there is one (so its token serves the run), else a client of their own."""
+    return _OpenMetadataChecks(config, timeout, client or OpenMetadataClient(config.openmetadata)).plan()
 
 
 class _OpenMetadataChecks:
-    def __init__(self, config: Workflow, timeout: float, auth: Authenticator | None):
+    def __init__(self, config: Workflow, timeout: float, client: OpenMetadataClient):
         self.connection = config.openmetadata
-        self.auth = auth
         self.service = config.source.serviceName
-        self.timeout = timeout
+        self.timeout = (timeout, timeout * READ_TIMEOUT_FACTOR)
         self.host = redact_uri(self.connection.hostPort)
-        self.client = self._client(self.connection)
+        self.client = client
+        self.anonymous = True
+        """Until the credentials step: a broken token must not hide that the server is down."""
         self.first: Any = None
 
     def plan(self) -> Plan:
@@ -50,22 +50,19 @@ class _OpenMetadataChecks:
             Step("Service exists or will be created", self.service_known),
         ])
 
-    def _client(self, connection: OpenMetadataConnection) -> OpenMetadataClient:
-        """Anonymous until the credentials step: a broken token must not hide that the server is down."""
-        return OpenMetadataClient(connection, connect_timeout=self.timeout,
-                                  read_timeout=self.timeout * READ_TIMEOUT_FACTOR, auth=NoAuth())
-
-    def _ask(self, path: str, client: OpenMetadataClient | None = None) -> Any:
-        """The JSON answer, or the `ApiError` itself: a status is a finding here. No answer at all raises."""
-        client = client or self.client
+    def _ask(self, path: str, host_port: str | None = None) -> Any:
+        """The JSON answer, or the `ApiError` itself: a status is a finding here. No answer at all raises.
+        `host_port` asks another address than hostPort, anonymously."""
+        anonymous = self.anonymous or host_port is not None
+        host_port = host_port or self.connection.hostPort
         try:
-            return client.probe(path)
+            return self.client.probe(path, timeout=self.timeout, anonymous=anonymous, host_port=host_port)
         except ApiError as exc:
             return exc
         except requests.exceptions.JSONDecodeError:
-            return ApiError(200, "text that is not JSON", client.base + path)
+            return ApiError(200, "text that is not JSON", host_port.rstrip("/") + "/v1" + path)
         except (requests.RequestException, OSError) as exc:  # OSError: requests' "no CA bundle at this path"
-            raise transport_failure(exc, "OpenMetadata", client.connection.hostPort, tls_hint=OM_TLS_HINT) from None
+            raise transport_failure(exc, "OpenMetadata", host_port, tls_hint=OM_TLS_HINT) from None
 
     # ---------------------------------------------------------------------------------- steps
 
@@ -97,7 +94,7 @@ class _OpenMetadataChecks:
                             hint=self._api_hint())
 
     def credentials_accepted(self) -> Outcome:
-        self.client.auth = self.auth or authenticator_for(self.connection)  # a malformed or expired JWT fails here
+        self.anonymous = False  # from here on with credentials: a malformed or expired JWT fails this step
         answer = self._ask(OM_TEST_DEFINITION)
         if isinstance(answer, ApiError) and answer.status in (401, 403):
             raise self._refused(answer)
@@ -149,7 +146,7 @@ class _OpenMetadataChecks:
 
     def _api_answers_at(self, host_port: str) -> bool:
         try:
-            answer = self._ask(OM_VERSION, self._client(self.connection.model_copy(update={"hostPort": host_port})))
+            answer = self._ask(OM_VERSION, host_port)
         except EndpointError:
             return False
         return not isinstance(answer, ApiError) or (answer.status in (401, 403) and not answer.html)

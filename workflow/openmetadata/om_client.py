@@ -32,6 +32,9 @@ READ_TIMEOUT = 60.0
 """Seconds to wait for an answer once connected, unless the caller sets its own: a bulk PUT of a
 thousand models on a busy server fits, and a stuck server fails its batch in minutes, not never."""
 
+Timeouts = tuple[float, float]
+"""(connect, read) seconds for one call; a call without its own takes the client's."""
+
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
 """The only calls this client sends, because each may safely be sent twice: PUT is create-or-update by
 FQN and DELETE of a deleted model changes nothing. So a call whose answer was lost is sent again
@@ -77,6 +80,10 @@ def model_fqn(service: str, model: str) -> str:
 
 
 class OpenMetadataClient:
+    """The one client of a run: one authenticator (so one token), one connection pool. The parts of a
+    run that need other timeouts (the checks, the stored connection, the pipeline status) pass their
+    own to each call rather than building a client of their own."""
+
     def __init__(
         self,
         connection: OpenMetadataConnection,
@@ -92,7 +99,7 @@ class OpenMetadataClient:
         """Set when the run is cancelled: a call waiting to be sent again gives up at once."""
         self.base = connection.hostPort.rstrip("/") + "/v1"
         self.timeout = (connect_timeout, READ_TIMEOUT if read_timeout is None else read_timeout)
-        self.auth = auth or authenticator_for(connection)
+        self._auth = auth
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
@@ -103,40 +110,50 @@ class OpenMetadataClient:
         """Why the server stopped answering, once a read timed out and a quick probe got no answer
         either: later calls fail at once instead of each waiting out the read timeout."""
 
+    @property
+    def auth(self) -> Authenticator:
+        """Built on first use, so a client made before the checks fails on a malformed token only when
+        a call needs the credentials (the checks' anonymous probes do not)."""
+        if self._auth is None:
+            self._auth = authenticator_for(self.connection)
+        return self._auth
+
     def close(self) -> None:
         self.session.close()
 
     # ------------------------------------------------------------------------------------- calls
 
-    def get(self, path: str, **params: Any) -> Any:
-        return self.request("GET", path, params=params or None)
+    def get(self, path: str, *, timeout: Timeouts | None = None, **params: Any) -> Any:
+        return self.request("GET", path, params=params or None, timeout=timeout)
 
-    def put(self, path: str, body: Any, **params: Any) -> Any:
-        return self.request("PUT", path, body=body, params=params or None)
+    def put(self, path: str, body: Any, *, timeout: Timeouts | None = None, **params: Any) -> Any:
+        return self.request("PUT", path, body=body, params=params or None, timeout=timeout)
 
     def delete(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.request("DELETE", path, body=body, params=params or None)
 
-    def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
+                timeout: Timeouts | None = None) -> Any:
         """One call, sent up to `MAX_ATTEMPTS` times while the server answers one of `RETRY_STATUSES`
         or the answer is lost (see `lost_answer`), waiting `retry_wait` in between; and, on a 401,
         sent once more with a freshly fetched token. A cancel (`stop`) during a wait ends it: the call
-        fails with the answer it last got."""
+        fails with the answer it last got. `timeout` replaces the client's (connect, read) for this call."""
         if method not in IDEMPOTENT_METHODS:
             raise ValueError(f"{method} is not safe to retry; this client sends only {sorted(IDEMPOTENT_METHODS)}")
         url = self.base + path
+        timeout = timeout or self.timeout
         if self.gone:
             raise NoAnswer(method, url, f"not sent, the server stopped answering ({self.gone})", 1)
         refreshed = False
         attempt = 1
         while True:
             try:
-                response = self._send(method, url, body, params)
+                response = self._send(method, url, body, params, timeout)
             except requests.RequestException as exc:
-                cause = lost_answer(exc, self.timeout[1])
+                cause = lost_answer(exc, timeout[1])
                 if cause is None or (attempt == MAX_ATTEMPTS and cause == REFUSED):
                     raise  # never got in: `network_failure` words it (is the server running?)
-                if cause.startswith("read timeout") and not self._answers():
+                if cause.startswith("read timeout") and not self._answers(timeout[0]):
                     self.gone = cause  # stuck, not slow: this call and every later one fail now
                 if self.gone or attempt == MAX_ATTEMPTS or self.stop.wait(retry_wait(attempt)):
                     raise NoAnswer(method, url, cause, attempt) from exc
@@ -151,32 +168,34 @@ class OpenMetadataClient:
                     return self._parse(response, attempts=attempt)
             attempt += 1
 
-    def _send(self, method: str, url: str, body: Any, params: dict[str, Any] | None) -> requests.Response:
+    def _send(self, method: str, url: str, body: Any, params: dict[str, Any] | None,
+              timeout: Timeouts) -> requests.Response:
         return self.session.request(
             method,
             url,
             params=params,
             data=None if body is None else json.dumps(body),
             headers=self._headers(),
-            timeout=self.timeout,
+            timeout=timeout,
             allow_redirects=False,
             # Per call: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify.
             verify=self.session.verify,
         )
 
-    def _answers(self) -> bool:
+    def _answers(self, connect_timeout: float) -> bool:
         """After a read timed out: does the server answer anything within a moment? A slow bulk
         write is worth sending again; a stuck server is not."""
         try:
-            self.session.get(self.base + "/system/version", timeout=(self.timeout[0], PROBE_TIMEOUT),
+            self.session.get(self.base + "/system/version", timeout=(connect_timeout, PROBE_TIMEOUT),
                              verify=self.session.verify)
         except requests.RequestException:
             return False
         return True
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, anonymous: bool = False) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
-        headers.update(self.auth.header())
+        if not anonymous:
+            headers.update(self.auth.header())
         for name, template in (self.connection.extraHeaders or {}).items():
             try:
                 headers[name] = template % headers
@@ -211,19 +230,23 @@ class OpenMetadataClient:
             raise ApiError(200, "no version in the answer", self.base + "/system/version")
         return str(data["version"])
 
-    def get_service(self, name: str) -> dict[str, Any] | None:
+    def get_service(self, name: str, *, timeout: Timeouts | None = None) -> dict[str, Any] | None:
         try:
-            return self.get(f"/services/mlmodelServices/name/{quote(quote_fqn_part(name), safe='')}")
+            return self.get(f"/services/mlmodelServices/name/{quote(quote_fqn_part(name), safe='')}", timeout=timeout)
         except ApiError as exc:
             if exc.status == 404 and not exc.html:
                 return None
             raise
 
-    def probe(self, path: str) -> Any:
+    def probe(self, path: str, *, timeout: Timeouts | None = None, anonymous: bool = False,
+              host_port: str | None = None) -> Any:
         """One GET answered as is, for connection checks: the first status is the finding, so no
-        retry on 5xx and no token refresh on 401. Raises `ApiError` like `get`."""
-        response = self.session.get(self.base + path, headers=self._headers(), timeout=self.timeout,
-                                    allow_redirects=False, verify=self.session.verify)
+        retry on 5xx and no token refresh on 401. `anonymous` sends no credentials, so a broken token
+        cannot hide that the server is down; `host_port` asks another address than the configured
+        one (where the API might be instead). Raises `ApiError` like `get`."""
+        base = self.base if host_port is None else host_port.rstrip("/") + "/v1"
+        response = self.session.get(base + path, headers=self._headers(anonymous),
+                                    timeout=timeout or self.timeout, allow_redirects=False, verify=self.session.verify)
         return self._parse(response)
 
 

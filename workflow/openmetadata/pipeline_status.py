@@ -9,13 +9,11 @@ the run: it becomes a warning, since the models themselves were ingested or not 
 """
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from typing import Any
 from urllib.parse import quote
 
-from .auth import Authenticator
 from ..document.config import Workflow
 from ..errors import UserError, short_reason
 from ..events import RunSummary
@@ -29,21 +27,22 @@ FAILURES_SHOWN = 10
 """As the official CLI: the run history shows the first failures, not thousands."""
 
 
-def pipeline_status_for(config: Workflow, auth: Authenticator | None, cancel: threading.Event) -> PipelineStatus | None:
-    """The reporter for a run that names a pipeline and sends to OpenMetadata, else None. Its client
-    stops retrying on `cancel`, so a cancelled run ends at once: its result still gets one attempt."""
+def pipeline_status_for(config: Workflow, client: OpenMetadataClient) -> PipelineStatus | None:
+    """The reporter for a run that names a pipeline and sends to OpenMetadata, else None. The run's
+    client stops retrying on cancel, so a cancelled run ends at once: its result still gets one attempt."""
     if not config.ingestionPipelineFQN or config.sink.type != "metadata-rest":
         return None
-    return PipelineStatus(config, OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel,
-                                                     read_timeout=READ_TIMEOUT))
+    return PipelineStatus(config, client)
 
 
 class PipelineStatus:
-    """Reports one run to the pipeline `config.ingestionPipelineFQN` through `client`."""
+    """Reports one run to the pipeline `config.ingestionPipelineFQN` through `client` (the run's, which
+    its owner closes), each call with `READ_TIMEOUT`."""
 
     def __init__(self, config: Workflow, client: OpenMetadataClient):
         self.config = config
         self.client = client
+        self.timeout = (client.timeout[0], READ_TIMEOUT)
         self.run_id = config.pipelineRunId or str(uuid.uuid4())
         self.fqn: str | None = None
         """The pipeline's FQN once the run is marked running there; None if it could not be, and then no
@@ -71,7 +70,6 @@ class PipelineStatus:
     def finish(self, summary: RunSummary) -> str | None:
         """Record how the run ended; a warning when that fails. Nothing to do if `start` failed."""
         if self.fqn is None:
-            self.client.close()
             return None
         try:
             step = step_summary(summary, secret_values(self.config))
@@ -80,19 +78,17 @@ class PipelineStatus:
             self.recorded = f"run {self.run_id} of ingestion pipeline {self.fqn}, as {state}"
         except (ApiError, OSError, UserError) as exc:
             return self._warning("could not be given its result", exc)
-        finally:
-            self.client.close()
         return None
 
     def _pipeline(self) -> dict[str, Any]:
         """The pipeline named by the FQN, created under the workflow's service when it does not exist."""
         wanted = self.config.ingestionPipelineFQN or ""
         try:
-            return self.client.get(f"{PIPELINES}/name/{quote(wanted, safe='')}")
+            return self.client.get(f"{PIPELINES}/name/{quote(wanted, safe='')}", timeout=self.timeout)
         except ApiError as exc:
             if exc.status != 404 or exc.html:
                 raise
-        service = self.client.get_service(self.config.source.serviceName)
+        service = self.client.get_service(self.config.source.serviceName, timeout=self.timeout)
         if service is None:
             raise ApiError(404, f"service {self.config.source.serviceName!r} not found", self.client.base)
         return self.client.put(PIPELINES, {
@@ -102,11 +98,11 @@ class PipelineStatus:
             "airflowConfig": {},
             "service": {"id": service["id"], "type": "mlmodelService"},
             "enableStreamableLogs": False,
-        })
+        }, timeout=self.timeout)
 
     def _put_status(self, fqn: str, fields: dict[str, Any]) -> None:
         body = {"runId": self.run_id, "startDate": self.started_ms, "timestamp": self.started_ms, **fields}
-        self.client.put(f"{PIPELINES}/{quote(fqn, safe='')}/pipelineStatus", body)
+        self.client.put(f"{PIPELINES}/{quote(fqn, safe='')}/pipelineStatus", body, timeout=self.timeout)
 
     def _warning(self, what: str, exc: BaseException) -> str:
         return (f"the run {self.run_id} of ingestion pipeline {self.config.ingestionPipelineFQN} {what} in "

@@ -5,29 +5,32 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from .auth import Authenticator
 from ..document.config import MlflowConnection, ServiceConnection, Workflow
 from ..errors import EndpointError, UserError
 from .om_client import ApiError, OpenMetadataClient, describe_failure
 
 
-def with_stored_connection(config: Workflow, auth: Authenticator | None = None, *, timeout: float = 2.0) -> Workflow:
-    """The config itself when it has a serviceConnection, else a copy with the server's one.
+def with_stored_connection(config: Workflow, client: OpenMetadataClient | None = None, *,
+                           timeout: float = 2.0) -> Workflow:
+    """The config itself when it has a serviceConnection, else a copy with the server's one, read
+    through `client` (the run's) or a client of its own.
 
     `timeout` is the connect timeout; the answer may take three times longer, as in the checks.
     """
     if config.source.serviceConnection is not None:
         return config
     name = config.source.serviceName
-    client = OpenMetadataClient(config.openmetadata, auth=auth, connect_timeout=timeout, read_timeout=timeout * 3)
+    own = client is None
+    client = client or OpenMetadataClient(config.openmetadata)
     try:
-        service = client.get_service(name)
+        service = client.get_service(name, timeout=(timeout, timeout * 3))
     except (ApiError, OSError, ValueError) as exc:
         error = describe_failure(exc, config.openmetadata)
         raise EndpointError(f"cannot read the stored connection of service {name!r}: {error.message}",
                             hint=error.hint) from None
     finally:
-        client.close()
+        if own:
+            client.close()
     if service is None:
         raise EndpointError(
             f"source.serviceConnection is missing and OpenMetadata has no service {name!r} to read it from",

@@ -230,7 +230,7 @@ class OpenMetadataSink:
                 raise
 
     def close(self, complete: bool) -> list[str]:
-        self.client.close()
+        """Nothing to close: the client is the run's, and the run closes it once its status is recorded."""
         return []
 
 
