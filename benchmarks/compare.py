@@ -72,11 +72,11 @@ def bot_jwt() -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_hex(16)}"
 
 
-def workflow(mlflow_url: str, om_url: str, token: str) -> dict:
+def workflow(mlflow_url: str, om_url: str, token: str, registry_uri: str | None = None) -> dict:
     """The same file for both tools: the official CLI does not accept `no-auth`, so a bot JWT."""
+    connection = {"type": "Mlflow", "trackingUri": mlflow_url, "registryUri": registry_uri or mlflow_url}
     return {
-        "source": {"type": "mlflow", "serviceName": "bench_mlflow",
-                   "serviceConnection": {"config": {"type": "Mlflow", "trackingUri": mlflow_url, "registryUri": mlflow_url}},
+        "source": {"type": "mlflow", "serviceName": "bench_mlflow", "serviceConnection": {"config": connection},
                    "sourceConfig": {"config": {"type": "MlModelMetadata", "markDeletedMlModels": True}}},
         "sink": {"type": "metadata-rest", "config": {}},
         "workflowConfig": {"loggerLevel": "INFO", "successThreshold": 90, "openMetadataServerConfig": {
@@ -84,12 +84,12 @@ def workflow(mlflow_url: str, om_url: str, token: str) -> dict:
     }
 
 
-def run_tool(tool: Tool, mlflow_url: str, folder: Path) -> Result:
+def run_tool(tool: Tool, mlflow_url: str, folder: Path, registry_uri: str | None = None) -> Result:
     """One ingestion into a fresh stand-in, its wall time, peak RSS and what the stand-in received."""
     token = bot_jwt()
     with OpenMetadataStandIn(token=token) as om:
         config = folder / f"{tool.name}.yaml"
-        config.write_text(yaml.safe_dump(workflow(mlflow_url, om.url, token)))
+        config.write_text(yaml.safe_dump(workflow(mlflow_url, om.url, token, registry_uri)))
         log = folder / f"{tool.name}.log"
         started = time.perf_counter()
         with open(log, "wb") as out:

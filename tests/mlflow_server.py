@@ -35,6 +35,8 @@ from pathlib import Path
 import requests
 
 HEALTH_TIMEOUT_S = 60.0
+DATABASE_HEALTH_TIMEOUT_S = 240.0
+"""A server on MariaDB or PostgreSQL first runs MLflow's migrations: about 60 tables, a minute on a busy machine."""
 HEALTH_POLL_S = 0.1
 STOP_GRACE_S = 10.0
 LOG_FILE_NAME = "server.log"
@@ -117,8 +119,13 @@ def start_mlflow_server(
     app_name: str | None = None,
     env: dict | None = None,
     workers: int = 2,
+    backend_store_uri: str | None = None,
+    python: Path | None = None,
 ) -> MlflowServer:
     """Start ``mlflow server`` on a sqlite store in ``root`` and wait until healthy.
+
+    ``backend_store_uri`` puts the store in a database instead; ``python`` runs the ``mlflow``
+    of another environment (another MLflow release) than this interpreter's.
 
     Artifacts are *served* (``--artifacts-destination``), so runs get
     ``mlflow-artifacts:/`` URIs and clients fetch files over HTTP, as in a real
@@ -133,9 +140,9 @@ def start_mlflow_server(
     last_error: Exception | None = None
     for _ in range(3):
         port = free_port()
-        server = _spawn(root, port, app_name, server_env, workers, auth)
+        server = _spawn(root, port, app_name, server_env, workers, auth, backend_store_uri, python)
         try:
-            _wait_healthy(server)
+            _wait_healthy(server, DATABASE_HEALTH_TIMEOUT_S if backend_store_uri else HEALTH_TIMEOUT_S)
             return server
         except _PortTaken as exc:  # lost the free_port race: try another port
             server.stop()
@@ -150,11 +157,12 @@ class _PortTaken(RuntimeError):
     pass
 
 
-def _mlflow_executable() -> str:
-    """The ``mlflow`` script of the running interpreter's environment."""
-    candidate = Path(sys.executable).with_name("mlflow")
+def _mlflow_executable(python: Path | None = None) -> str:
+    """The ``mlflow`` script of the environment of ``python`` (by default the running interpreter)."""
+    python = python or Path(sys.executable)
+    candidate = Path(python).with_name("mlflow")
     if not candidate.exists():
-        raise FileNotFoundError(f"no mlflow executable next to {sys.executable}")
+        raise FileNotFoundError(f"no mlflow executable next to {python}")
     return str(candidate)
 
 
@@ -193,11 +201,11 @@ def _write_basic_auth_ini(root: Path) -> Path:
     return ini
 
 
-def _spawn(root, port, app_name, env, workers, auth) -> MlflowServer:
+def _spawn(root, port, app_name, env, workers, auth, backend_store_uri=None, python=None) -> MlflowServer:
     """Launch the server process in its own session, logging to root/server.log."""
     cmd = [
-        _mlflow_executable(), "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        _mlflow_executable(python), "server",
+        "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination", str(root / "artifacts"),
         "--host", "127.0.0.1",
         "--port", str(port),
@@ -213,9 +221,9 @@ def _spawn(root, port, app_name, env, workers, auth) -> MlflowServer:
     return MlflowServer(url=f"http://127.0.0.1:{port}", root=root, process=process, auth=auth)
 
 
-def _wait_healthy(server: MlflowServer) -> None:
+def _wait_healthy(server: MlflowServer, timeout: float = HEALTH_TIMEOUT_S) -> None:
     """Poll GET /health until 200; fail fast if the process dies."""
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     with requests.Session() as session:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -232,7 +240,7 @@ def _wait_healthy(server: MlflowServer) -> None:
                 pass
             time.sleep(HEALTH_POLL_S)
     raise TimeoutError(
-        f"mlflow server at {server.url} not healthy after {HEALTH_TIMEOUT_S:.0f}s; "
+        f"mlflow server at {server.url} not healthy after {timeout:.0f}s; "
         f"log tail:\n{server.log_tail()}"
     )
 

@@ -294,15 +294,16 @@ def test_invalid_mlflow_url(om, uri, cause, fix):
 
 
 def test_missing_database_driver_is_named(mlflow_url, om, write_config, capsys):
-    pytest.importorskip("sqlalchemy")
-    if __import__("importlib.util").util.find_spec("pymysql"):
-        pytest.skip("pymysql is installed here")
+    """pymysql comes with the package (the seed's registryUri); another driver may be missing."""
+    assert __import__("importlib.util").util.find_spec("pymysql")
+    if __import__("importlib.util").util.find_spec("mysql"):
+        pytest.skip("mysql-connector-python is installed here")
     data = seed_config(mlflow_url, om.url, **{
-        "source.serviceConnection.config.registryUri": "mysql+pymysql://mlflow:s3cret-pw@localhost:3307/experiments"})
+        "source.serviceConnection.config.registryUri": "mysql+mysqlconnector://mlflow:s3cret-pw@localhost:3307/experiments"})
     registry = step(check(data), "Registry answers")
-    assert registry.cause == ("registryUri needs the Python package 'pymysql' (module pymysql) for mysql+pymysql://, "
-                              "and it is not installed")
-    assert registry.remediation == "pip install pymysql in the environment that runs the workflow"
+    assert registry.cause == ("registryUri needs the Python package 'mysql-connector-python' (module mysql.connector) "
+                              "for mysql+mysqlconnector://, and it is not installed")
+    assert registry.remediation == "pip install mysql-connector-python in the environment that runs the workflow"
     code, out, _ = run_cli(write_config, capsys, data)
     assert code == 1 and "s3cret-pw" not in out
 

@@ -33,7 +33,7 @@ from .events import (
     TotalKnown,
 )
 from .document.filters import filtered_reason
-from .registry.mlflow_api import RegisteredModel
+from .registry.records import RegisteredModel
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for

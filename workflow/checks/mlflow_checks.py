@@ -1,20 +1,27 @@
 """The MLflow steps: tracking store, registry (when separate), GetModels, one model's artifacts.
 
-An MLflow server is probed over plain HTTP (`mlflow_http`); a folder or database store is checked
-as far as can be done without MLflow (`mlflow_stores`), then opened with MLflow's own client
-(`mlflow_client`), as are the stores only that client can read.
+An MLflow server is probed over plain HTTP (`mlflow_http`); a database store is read with SELECTs
+in read-only transactions (`registry.database`: MLflow's client would create or migrate its tables);
+a folder store is checked as far as can be done without MLflow (`mlflow_stores`), then opened with
+MLflow's own client (`mlflow_client`), as are the stores only that client can read.
 """
 from __future__ import annotations
 
+from contextlib import closing
+from typing import TYPE_CHECKING
+
 from ..document.config import Workflow
-from ..errors import EndpointError
 from ..document.redact import redact_uri
+from ..errors import EndpointError
 from .mlflow_artifacts import read_mlmodel
 from .mlflow_client import ClientStore
 from .mlflow_http import MlflowHttp, identify_mlflow
-from .mlflow_registry import LISTED_MODELS, ClientRegistry, HttpRegistry, Registry, Version
+from .mlflow_registry import LISTED_MODELS, ClientRegistry, DatabaseCheckRegistry, HttpRegistry, Registry, Version
 from .mlflow_stores import store_kind, store_precheck
 from .steps import MLFLOW, Outcome, Plan, Step, passed, warned
+
+if TYPE_CHECKING:
+    from ..registry.database import DatabaseRegistry
 
 
 def mlflow_plan(config: Workflow, timeout: float) -> Plan:
@@ -52,6 +59,11 @@ class _MlflowChecks:
             return identify_mlflow(self._http(self.tracking), "trackingUri")
         if kind != "client":
             store_precheck(self.tracking, kind, "trackingUri", self.timeout)
+        if kind == "database":
+            with closing(self._database(self.tracking, "trackingUri")) as database:
+                schema = database.schema
+            return passed(f"the MLflow database at {redact_uri(self.tracking)} opens read-only "
+                          f"(schema {schema.revision})")
         self.client.call("open the tracking store", lambda client: client.search_experiments(max_results=1))
         return passed(f"the MLflow tracking store at {redact_uri(self.tracking)} opens")
 
@@ -61,7 +73,10 @@ class _MlflowChecks:
             return identify_mlflow(self._http(self.registry_uri), "registryUri")
         if kind == "client":
             return passed(f"{redact_uri(self.registry_uri)} is read through MLflow's client; the next step lists it")
-        return store_precheck(self.registry_uri, kind, "registryUri", self.timeout)
+        outcome = store_precheck(self.registry_uri, kind, "registryUri", self.timeout)
+        if kind == "database":  # a login, or no MLflow registry there, fails here
+            self._database(self.registry_uri, "registryUri").close()
+        return outcome
 
     def list_models(self) -> Outcome:
         self.models = self._registry().list_models()
@@ -89,9 +104,19 @@ class _MlflowChecks:
     # ---------------------------------------------------------------------------------- helpers
 
     def _registry(self) -> Registry:
-        if store_kind(self.registry_uri, "registryUri") == "http":
+        kind = store_kind(self.registry_uri, "registryUri")
+        if kind == "http":
             return HttpRegistry(self._http(self.registry_uri))
+        if kind == "database":
+            return DatabaseCheckRegistry(lambda: self._database(self.registry_uri, "registryUri"))
         return ClientRegistry(self.client)
+
+    @staticmethod
+    def _database(uri: str, field: str) -> DatabaseRegistry:
+        """A read-only reader, opened (the schema's revision read) for one step and closed after it."""
+        from ..registry.database import DatabaseRegistry  # SQLAlchemy: loaded only for a database
+
+        return DatabaseRegistry(uri, field=field, pool_size=1)
 
     def _http(self, uri: str) -> MlflowHttp:
         """One session per server, so the steps after the first reuse its connection."""

@@ -1,12 +1,16 @@
 """The model registry, as the listing and artifact steps see it: read over HTTP from an MLflow
-server, or through MLflow's client for the stores only it can read."""
+server, from its database (read-only), or through MLflow's client for the stores only it can read."""
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .mlflow_client import ClientStore
 from .mlflow_http import DOWNLOAD_URI, SEARCH_MODELS, MlflowHttp
+
+if TYPE_CHECKING:
+    from ..registry.database import DatabaseRegistry
 
 LISTED_MODELS = 100
 """GetModels reads the first page of registered models, at MLflow's default page size, as the official step."""
@@ -54,6 +58,22 @@ class ClientRegistry:
     def download_uri(self, version: Version) -> str:
         return str(self.store.call(f"locate the artifacts of {version.model!r} version {version.version}",
                                    lambda client: client.get_model_version_download_uri(version.model, version.version)))
+
+
+class DatabaseCheckRegistry:
+    """An MLflow database, opened read-only for each step and closed after it."""
+
+    def __init__(self, open_database: Callable[[], DatabaseRegistry]):
+        self.open_database = open_database
+
+    def list_models(self) -> list[tuple[str, str | None]]:
+        with closing(self.open_database()) as database:
+            return database.list_models(LISTED_MODELS)
+
+    def download_uri(self, version: Version) -> str:
+        with closing(self.open_database()) as database:
+            found = next((v for v in database.versions(version.model) if v.version == version.version), None)
+            return database.artifact_location(found) if found else ""
 
 
 def _highest(versions: list[Any]) -> str | None:

@@ -3,13 +3,13 @@ what can be checked of a folder or database store without MLflow: it exists, its
 installed, its server accepts connections."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from ..errors import EndpointError
+from ..registry.database_drivers import require_driver
 from .network import check_http_url, tcp_connect
 from .steps import Outcome, passed
 
@@ -17,22 +17,6 @@ StoreKind = Literal["http", "database", "folder", "client"]
 
 CLIENT_SCHEMES = ("databricks", "databricks-uc", "uc")
 """Stores reached through MLflow's client only (it knows their credentials and protocols)."""
-
-DATABASE_DRIVERS: dict[tuple[str, str], tuple[str, str]] = {
-    ("mysql", ""): ("MySQLdb", "mysqlclient"),
-    ("mysql", "mysqldb"): ("MySQLdb", "mysqlclient"),
-    ("mysql", "pymysql"): ("pymysql", "pymysql"),
-    ("mysql", "mysqlconnector"): ("mysql.connector", "mysql-connector-python"),
-    ("postgresql", ""): ("psycopg2", "psycopg2-binary"),
-    ("postgresql", "psycopg2"): ("psycopg2", "psycopg2-binary"),
-    ("postgresql", "psycopg"): ("psycopg", "'psycopg[binary]'"),
-    ("postgresql", "pg8000"): ("pg8000", "pg8000"),
-    ("mssql", ""): ("pyodbc", "pyodbc"),
-    ("mssql", "pyodbc"): ("pyodbc", "pyodbc"),
-    ("mssql", "pymssql"): ("pymssql", "pymssql"),
-    ("sqlite", ""): ("sqlite3", "(part of Python)"),
-}
-"""SQLAlchemy `dialect+driver` -> (module MLflow's store imports, pip package providing it)."""
 
 DEFAULT_DB_PORTS = {"mysql": 3306, "postgresql": 5432, "mssql": 1433}
 
@@ -70,14 +54,8 @@ def store_precheck(uri: str, kind: StoreKind, field: str, timeout: float) -> Out
 def _database_reachable(uri: str, field: str, timeout: float) -> Outcome:
     """A database store: its driver is installed and its server accepts connections (or its file exists)."""
     parts = urlsplit(uri)
-    dialect, _, driver = parts.scheme.lower().partition("+")
-    module, package = DATABASE_DRIVERS.get((dialect, driver), (driver, driver))
-    if not _importable(module) or not _importable("sqlalchemy"):
-        missing = module if _importable("sqlalchemy") else "sqlalchemy"
-        package = package if missing == module else "sqlalchemy"
-        raise EndpointError(f"{field} needs the Python package {package!r} (module {missing}) for "
-                            f"{parts.scheme}://, and it is not installed",
-                            hint=f"pip install {package} in the environment that runs the workflow")
+    dialect = parts.scheme.lower().partition("+")[0]
+    module = require_driver(uri, field)
     if dialect == "sqlite":
         return _sqlite_exists(uri, field)
     if not parts.hostname:
@@ -97,11 +75,3 @@ def _sqlite_exists(uri: str, field: str) -> Outcome:
         raise EndpointError(f"{field}: there is no SQLite database at {path}",
                             hint=f"check {field}: MLflow would silently create an empty database there")
     return passed(f"the SQLite database {path} exists")
-
-
-def _importable(module: str) -> bool:
-    """Whether a module could be imported, found without importing it (a driver can be slow to load)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Iterator, Mapping, Sequence
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -25,7 +24,7 @@ from ..errors import UserError
 from ..document.loader import LoadedWorkflow
 from ..document.paths import Path_
 from ..document.variables import expand_string
-from ..document.redact import secret_fields, uri_password
+from ..document.redact import secret_fields, uri_password, variable_name, with_password
 from ..document.writer import to_yaml, write_text_atomic
 
 
@@ -147,22 +146,8 @@ def _inline_secrets(model: BaseModel, references: dict[Path_, str]) -> Iterator[
         text = references.get(field.path, field.text)
         secret = uri_password(text) if field.in_uri else text
         if secret is not None and not _variable_names(secret):
-            name = _variable_name(field.path, in_uri=field.in_uri)
-            yield field.path, name, _with_password(text, f"${{{name}}}") if field.in_uri else f"${{{name}}}"
-
-
-def _variable_name(path: Path_, *, in_uri: bool = False) -> str:
-    """OM_JWT_TOKEN for workflowConfig...jwtToken; MLFLOW_REGISTRY_PASSWORD for the password in registryUri."""
-    prefix = "MLFLOW" if path[0] == "source" else "OM"
-    field = re.sub(r"(?<!^)(?=[A-Z])", "_", str(path[-1])).upper()
-    return f"{prefix}_{field.removesuffix('_URI')}_PASSWORD" if in_uri else f"{prefix}_{field}"
-
-
-def _with_password(uri: str, password: str) -> str:
-    """The URI with only its password replaced: the rest stays exactly as written."""
-    netloc = urlsplit(uri).netloc
-    userinfo, host = netloc.rsplit("@", 1)
-    return uri.replace(netloc, f"{userinfo.split(':', 1)[0]}:{password}@{host}", 1)
+            name = variable_name(field.path, in_uri=field.in_uri)
+            yield field.path, name, with_password(text, f"${{{name}}}") if field.in_uri else f"${{{name}}}"
 
 
 def _variable_names(text: str) -> list[str]:

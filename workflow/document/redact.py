@@ -45,6 +45,22 @@ def without_credentials(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+def with_password(uri: str, password: str) -> str:
+    """The URI with only its password replaced: the rest stays exactly as written."""
+    netloc = urlsplit(uri).netloc
+    userinfo, host = netloc.rsplit("@", 1)
+    return uri.replace(netloc, f"{userinfo.split(':', 1)[0]}:{password}@{host}", 1)
+
+
+def variable_name(path: tuple[str, ...], *, in_uri: bool = False) -> str:
+    """The `${VAR}` a secret is referred to by where it is not written out (a DAG, the connection
+    stored in OpenMetadata): OM_JWT_TOKEN for workflowConfig...jwtToken, MLFLOW_REGISTRY_PASSWORD
+    for the password in registryUri."""
+    prefix = "MLFLOW" if path[0] == "source" else "OM"
+    field = re.sub(r"(?<!^)(?=[A-Z])", "_", str(path[-1])).upper()
+    return f"{prefix}_{field.removesuffix('_URI')}_PASSWORD" if in_uri else f"{prefix}_{field}"
+
+
 def uri_password(uri: str | None) -> str | None:
     try:
         return urlsplit(uri).password if uri else None

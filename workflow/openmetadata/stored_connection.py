@@ -3,9 +3,13 @@ OpenMetadata, as the official CLI allows: a platform team keeps the MLflow URIs 
 hands out workflow files that only name the service."""
 from __future__ import annotations
 
+import os
+import re
+
 from pydantic import ValidationError
 
 from ..document.config import MlflowConnection, ServiceConnection, Workflow
+from ..document.redact import uri_password, with_password
 from ..errors import EndpointError, UserError
 from .om_client import ApiError, OpenMetadataClient, describe_failure
 
@@ -42,9 +46,23 @@ def with_stored_connection(config: Workflow, client: OpenMetadataClient | None =
                             hint="add source.serviceConnection.config with trackingUri to the workflow")
     try:
         connection = MlflowConnection.model_validate(
-            {k: v for k, v in stored.items() if k in MlflowConnection.model_fields})
+            {k: _expanded(name, k, v) for k, v in stored.items() if k in MlflowConnection.model_fields})
     except ValidationError as exc:
         raise UserError(f"the connection stored with service {name!r} is not an MLflow connection: "
                         f"{exc.errors()[0]['msg']}") from None
     source = config.source.model_copy(update={"serviceConnection": ServiceConnection(config=connection)})
     return config.model_copy(update={"source": source})
+
+
+def _expanded(service: str, field: str, value: object) -> object:
+    """A stored URI whose password is a `${VAR}` reference (as this tool stores it), filled in from
+    the environment; an unset variable is named, with what to set. Other values are kept as stored."""
+    password = uri_password(value) if isinstance(value, str) else None
+    reference = re.fullmatch(r"\$\{(\w+)\}", password or "")
+    if not reference:
+        return value
+    name = reference.group(1)
+    if name not in os.environ:
+        raise UserError(f"the {field} stored with service {service!r} refers to ${{{name}}}, which is not set",
+                        hint=f"export {name} (the password of that URI) in the environment of the run")
+    return with_password(str(value), os.environ[name])

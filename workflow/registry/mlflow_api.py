@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,6 +21,8 @@ from urllib3.connectionpool import HTTPConnectionPool
 from ..document.config import MlflowConnection
 from ..net.deadline import within
 from ..errors import short_reason
+from .database_drivers import is_database_uri
+from .records import Page, ReadError, RegisteredModel, Registry, Run, Version
 from .mlflow_credentials import MlflowCredentials
 from ..net.retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
 
@@ -32,64 +33,72 @@ READ_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0
 
 
-@dataclass(frozen=True)
-class Version:
-    name: str
-    version: str
-    run_id: str | None
-    source: str | None
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    name: str
-    description: str | None
-    latest_versions: tuple[Version, ...]
-
-
-@dataclass(frozen=True)
-class Run:
-    params: dict[str, str]
-    tags: dict[str, str]
-    artifact_uri: str | None
-
-
-@dataclass(frozen=True)
-class Page:
-    models: list[RegisteredModel]
-    token: str | None
-
-
-class ReadError(Exception):
-    """A read MLflow did not answer; `unreachable` when the server itself could not be reached."""
-
-    def __init__(self, message: str, *, unreachable: bool = False):
-        super().__init__(message)
-        self.unreachable = unreachable
-
-
-class Registry(Protocol):
-    def models_page(self, page_size: int, token: str | None) -> Page: ...
-
-    def versions(self, name: str) -> Iterator[Version]: ...
-
-    def run(self, run_id: str) -> Run: ...
-
-    def mlmodel_text(self, version: Version) -> str | None: ...
-
-    def close(self) -> None: ...
-
-
 def registry_for(connection: MlflowConnection, *, pool_size: int = 8,
                  stop: threading.Event | None = None) -> Registry:
-    """The REST reader when both URIs are the same HTTP server, else MLflow's client (also when an
-    auth plugin of MLflow's is set: its requests must be signed by MLflow's own code)."""
-    uri = connection.trackingUri.rstrip("/")
-    same_server = connection.effective_registry_uri.rstrip("/") == uri
+    """A reader for each side: the registry (models, versions) and tracking (runs, MLmodel files).
+
+    An HTTP server is read over its REST API, a database with SELECTs (`registry.database`), and
+    anything else with MLflow's client (also a server when an auth plugin of MLflow's is set: its
+    requests must be signed by MLflow's own code). The seed's shape, an HTTP trackingUri with the
+    registry in the database behind it, reads each side its own way.
+    """
+    tracking = connection.trackingUri.rstrip("/")
+    registry = connection.effective_registry_uri.rstrip("/")
+    readers: dict[str, Registry] = {}
+
+    def reader(uri: str, field: str) -> Registry:
+        if uri not in readers:
+            readers[uri] = _reader(uri, field, connection, pool_size, stop)
+        return readers[uri]
+
+    registry_reader = reader(registry, "registryUri")
+    try:
+        tracking_reader = reader(tracking, "trackingUri")
+    except BaseException:
+        registry_reader.close()
+        raise
+    if tracking_reader is registry_reader:
+        return registry_reader
+    return SplitRegistry(registry_reader, tracking_reader)
+
+
+def _reader(uri: str, field: str, connection: MlflowConnection, pool_size: int,
+            stop: threading.Event | None) -> Registry:
     plugin_auth = any(os.environ.get(v) for v in ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4"))
-    if uri.startswith(("http://", "https://")) and same_server and not plugin_auth:
+    if uri.startswith(("http://", "https://")) and not plugin_auth:
         return RestRegistry(uri, pool_size=pool_size, read_timeout=_read_timeout(), stop=stop)
-    return ClientRegistry(connection)
+    if is_database_uri(uri):
+        from .database import DatabaseRegistry  # SQLAlchemy and the driver: loaded only for a database
+
+        return DatabaseRegistry(uri, field=field, pool_size=pool_size, read_timeout=_read_timeout())
+    tracking, registry = connection.trackingUri, connection.effective_registry_uri
+    if is_database_uri(tracking) or is_database_uri(registry):  # never a database for MLflow's client
+        tracking = registry = uri
+    return ClientRegistry(tracking, registry)
+
+
+class SplitRegistry:
+    """Models and versions from the registry's reader, runs and MLmodel files from tracking's."""
+
+    def __init__(self, registry: Registry, tracking: Registry):
+        self.registry = registry
+        self.tracking = tracking
+
+    def models_page(self, page_size: int, token: str | None) -> Page:
+        return self.registry.models_page(page_size, token)
+
+    def versions(self, name: str) -> Iterator[Version]:
+        return self.registry.versions(name)
+
+    def run(self, run_id: str) -> Run:
+        return self.tracking.run(run_id)
+
+    def mlmodel_text(self, version: Version) -> str | None:
+        return self.tracking.mlmodel_text(version)
+
+    def close(self) -> None:
+        self.registry.close()
+        self.tracking.close()
 
 
 def _read_timeout() -> float:
@@ -327,9 +336,9 @@ MLFLOW_HTTP_DEFAULTS = {
 class ClientRegistry:
     """MLflow's own client, for stores only it can read; `mlflow` is imported here, on first use."""
 
-    def __init__(self, connection: MlflowConnection):
-        self.connection = connection
-        self.client = mlflow_client(connection.trackingUri, connection.effective_registry_uri)
+    def __init__(self, tracking_uri: str, registry_uri: str):
+        self.tracking_uri = tracking_uri
+        self.client = mlflow_client(tracking_uri, registry_uri)
 
     def close(self) -> None:
         pass
@@ -355,7 +364,7 @@ class ClientRegistry:
         return Run(dict(run.data.params), dict(run.data.tags), run.info.artifact_uri)
 
     def mlmodel_text(self, version: Version) -> str | None:
-        return _client_call(lambda: download_mlmodel(self.client, self.connection.trackingUri, version))
+        return _client_call(lambda: download_mlmodel(self.client, self.tracking_uri, version))
 
 
 def mlflow_client(tracking_uri: str, registry_uri: str) -> Any:

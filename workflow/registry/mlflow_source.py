@@ -21,7 +21,8 @@ import yaml
 
 from ..document.config import MlflowConnection
 from ..errors import short_reason
-from .mlflow_api import PAGE_SIZE, ReadError, RegisteredModel, Registry, Run, Version, registry_for
+from .mlflow_api import PAGE_SIZE, registry_for
+from .records import ReadError, RegisteredModel, Registry, Run, Version
 from ..document.redact import without_credentials
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..document.config import Workflow
+from ..document.redact import uri_password, variable_name, with_password
 from ..errors import EndpointError, UserError
 from ..events import Outcome
 from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, \
@@ -75,23 +76,34 @@ class OpenMetadataSink:
                 warnings.append(warning)
             self.service_exists = self.client.get_service(self.service) is not None
             if not self.service_exists and create_service:
-                self.client.put("/services/mlmodelServices", self._service_request())
+                request, stored_as = self._service_request()
+                self.client.put("/services/mlmodelServices", request)
+                warnings += [f"the connection stored with service {self.service!r} keeps ${{{name}}} in place of "
+                             f"the password in {key}: a workflow without serviceConnection needs {name} set"
+                             for key, name in stored_as]
             self.existing = self._existing_models() if self.service_exists or create_service else {}
         except (ApiError, OSError, ValueError) as exc:
             raise describe_failure(exc, self.config.openmetadata) from None
         return warnings
 
-    def _service_request(self) -> dict[str, Any]:
+    def _service_request(self) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The service to create, and (field, variable) for each password kept out of it.
+
+        OpenMetadata shows a stored connection to everyone who can see the service, so a password
+        inside a URI is stored as a `${VAR}` reference (the name `metadata dag` gives it too); a run
+        that reads this connection expands it from its environment."""
         body: dict[str, Any] = {"name": self.service, "serviceType": "Mlflow"}
+        stored_as: list[tuple[str, str]] = []
         if self.config.openmetadata.storeServiceConnection:
             mlflow = self.config.mlflow
-            body["connection"] = {"config": {
-                "type": "Mlflow",
-                "trackingUri": mlflow.trackingUri,
-                "registryUri": mlflow.effective_registry_uri,
-                "supportsMetadataExtraction": True,
-            }}
-        return body
+            uris = {"trackingUri": mlflow.trackingUri, "registryUri": mlflow.effective_registry_uri}
+            for key, uri in uris.items():
+                if uri_password(uri):
+                    name = variable_name(("source", key), in_uri=True)
+                    uris[key] = with_password(uri, f"${{{name}}}")
+                    stored_as.append((key, name))
+            body["connection"] = {"config": {"type": "Mlflow", **uris, "supportsMetadataExtraction": True}}
+        return body, stored_as
 
     def _existing_models(self) -> dict[str, Existing]:
         found: dict[str, Existing] = {}

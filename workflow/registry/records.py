@@ -1,0 +1,54 @@
+"""What the readers of an MLflow registry give back, however they read it (REST, a database,
+MLflow's client): small records, the error a failed read raises, and the reads a run needs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    version: str
+    run_id: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    description: str | None
+    latest_versions: tuple[Version, ...]
+
+
+@dataclass(frozen=True)
+class Run:
+    params: dict[str, str]
+    tags: dict[str, str]
+    artifact_uri: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    models: list[RegisteredModel]
+    token: str | None
+
+
+class ReadError(Exception):
+    """A read MLflow did not answer; `unreachable` when the server itself could not be reached."""
+
+    def __init__(self, message: str, *, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+class Registry(Protocol):
+    def models_page(self, page_size: int, token: str | None) -> Page: ...
+
+    def versions(self, name: str) -> Iterator[Version]: ...
+
+    def run(self, run_id: str) -> Run: ...
+
+    def mlmodel_text(self, version: Version) -> str | None: ...
+
+    def close(self) -> None: ...
