@@ -4,6 +4,7 @@ case fails while the file is loaded."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -105,6 +106,11 @@ CASES = [
       "put a backslash before"]),
     ("unset-variable", "wf.yaml", seed("http://localhost:5000", "${%s}" % UNSET),
      ["wf.yaml:7:7", f"environment variable {UNSET} is not set", f"export {UNSET}=..."]),
+    ("reference-default", "wf.yaml", seed("http://localhost:5000", "${MLFLOW_URI:-http://localhost:5000}"),
+     ["wf.yaml:7:7", "trackingUri: '${MLFLOW_URI:-http://localhost:5000}': defaults and other shell forms are not "
+      "supported", "write ${MLFLOW_URI} and set MLFLOW_URI before running"]),
+    ("reference-not-a-name", "wf.yaml", seed("http://localhost:5000", "'http://${X\"\"\"; __import__(\"os\").system(\"id\")}'"),
+     ["wf.yaml:7:7", "trackingUri: ", "is not a variable reference: a name holds only letters, digits and _"]),
     ("five-megabytes", "wf.yaml", SEED_YAML + "#" + "x" * (5 * 1024 * 1024) + "\n",
      ["5.2 MB, too big for a workflow file (the limit is 1 MB)", "check that -c names the workflow YAML"]),
     ("latin-1", "wf.yaml", seed("local_mlflow", "local_ml\xe9flow").encode("latin-1"),
@@ -259,3 +265,15 @@ def test_service_names_openmetadata_takes_are_accepted(name):
     data = yaml.safe_load(SEED_YAML)
     data["source"]["serviceName"] = name
     assert Workflow.model_validate(data).source.serviceName == name
+
+
+@pytest.mark.timeout(20)
+def test_a_named_pipe_is_refused_at_once(tmp_path, capsys):
+    """Opening a FIFO nobody writes to waits for ever: `-c` on one blocked until a signal."""
+    fifo = tmp_path / "workflow.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    assert main(["ingest", "-c", str(fifo)]) == 2
+    assert time.monotonic() - started < 2
+    err = capsys.readouterr().err
+    assert f"Error: {fifo}: is a named pipe or socket, not a workflow file" in err

@@ -541,3 +541,13 @@ def test_done_when_seed_yaml_on_a_refused_port_exits_1_in_about_a_second(command
     assert "Traceback" not in result.stdout + result.stderr
     assert "password" not in result.stdout  # the seed's registryUri password is never shown
     assert elapsed < 3.0, f"took {elapsed:.1f} s"
+
+
+def test_a_token_alone_in_a_uri_is_masked_in_the_report(refused_url, write_config, capsys):
+    """`http://TOKEN@host` is how many services take a token: test-connection printed it as written."""
+    token_uri = refused_url.replace("http://", "http://tok3nSecretValue@")
+    path = write_config(seed_config(token_uri, token_uri + "/api"))
+    assert check_cli.main(["-c", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "tok3nSecretValue" not in out
+    assert "http://***@127.0.0.1" in out

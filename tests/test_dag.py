@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import io
+import os
 import shutil
 import stat
 import textwrap
@@ -94,6 +95,52 @@ def test_a_password_inline_beside_a_reference_is_lifted_too(write_config, monkey
         "source.serviceConnection.config.registryUri": f"mysql+pymysql://mlflow:{DB_PASSWORD}@${{DB_HOST}}/db"})
     workflow = embedded_yaml(render(write_config(data)))
     assert "registryUri: mysql+pymysql://mlflow:${MLFLOW_REGISTRY_PASSWORD}@${DB_HOST}/db" in workflow
+
+
+HIDDEN = "hIdDeNsEcReT42"
+"""A secret in the shapes issue 17 found copied into a 0644 DAG under "No secret is in this file"."""
+SECRET_SHAPES = {
+    "token-only-userinfo": ({"source.serviceConnection.config.trackingUri": f"http://{HIDDEN}@localhost:5000"},
+                            "trackingUri: http://${MLFLOW_TRACKING_URI_TOKEN}@localhost:5000"),
+    "password-beside-a-reference": ({"source.serviceConnection.config.registryUri":
+                                     f"mysql+pymysql://u:{HIDDEN}${{DB_PW_SUFFIX}}@localhost/db"},
+                                    "registryUri: mysql+pymysql://u:${MLFLOW_REGISTRY_PASSWORD}@localhost/db"),
+    "bearer-header": ({"workflowConfig.openMetadataServerConfig.extraHeaders": {"X-Proxy": f"Bearer {HIDDEN}"}},
+                      "X-Proxy: ${OM_HEADER_X_PROXY}"),
+    "api-key-header": ({"workflowConfig.openMetadataServerConfig.extraHeaders": {"X-Api-Key": HIDDEN}},
+                       "X-Api-Key: ${OM_HEADER_X_API_KEY}"),
+    "partial-jwt-reference": ({"workflowConfig.openMetadataServerConfig.authProvider": "openmetadata",
+                               "workflowConfig.openMetadataServerConfig.securityConfig":
+                                   {"jwtToken": f"${{JWT_HEAD}}.{HIDDEN}"}},
+                              "jwtToken: ${OM_JWT_TOKEN}"),
+}
+
+
+@pytest.mark.parametrize("shape", SECRET_SHAPES)
+def test_no_shape_of_inline_secret_reaches_the_dag(write_config, tmp_path, capsys, monkeypatch, shape):
+    monkeypatch.delenv("DB_PW_SUFFIX", raising=False)
+    monkeypatch.delenv("JWT_HEAD", raising=False)
+    changes, reference = SECRET_SHAPES[shape]
+    path = write_config(seed_config("http://localhost:5000", "http://localhost:8585/api", **changes))
+    assert main(["-c", str(path), "-o", str(tmp_path / "dags"), "--dag-id", "d", "--mode", "virtualenv"]) == 0
+    dag = tmp_path / "dags" / "d.py"
+    source = dag.read_text()
+    assert HIDDEN not in source and HIDDEN not in capsys.readouterr().out
+    assert reference in embedded_yaml(source)
+    assert "No secret is in this file" in ast.get_docstring(ast.parse(source))
+    assert stat.S_IMODE(dag.stat().st_mode) == 0o644
+
+
+def test_a_dag_says_it_holds_a_secret_when_the_secret_stands_elsewhere_too(write_config, tmp_path, capsys):
+    """A password equal to the user name cannot be lifted out of the file: the DAG says so and is private."""
+    path = write_config(seed_config("http://localhost:5000", "http://localhost:8585/api", **{
+        "source.serviceConnection.config.registryUri": "mysql+pymysql://mlflow:mlflow@localhost/mlflow"}))
+    assert main(["-c", str(path), "-o", str(tmp_path), "--dag-id", "d"]) == 0
+    dag = tmp_path / "d.py"
+    docstring = ast.get_docstring(ast.parse(dag.read_text()))
+    assert "No secret is in this file" not in docstring and "Keep this file private" in docstring
+    assert stat.S_IMODE(dag.stat().st_mode) == 0o600
+    assert "Warning: the value of source.serviceConnection.config.registryUri" in capsys.readouterr().out
 
 
 def test_sso_secrets_get_their_own_variable(write_config):
@@ -391,3 +438,58 @@ def test_an_output_folder_that_cannot_exist_is_explained(tmp_path, capsys):
     assert dag_main(["-c", str(config), "-o", str(blocker / "dags")]) == 2
     err = capsys.readouterr().err
     assert f"cannot write the DAG into {blocker / 'dags'}" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------- small hostile inputs
+
+
+@pytest.mark.parametrize("dag_id", ["abc\n", "abc\r", "a" * 251])
+def test_a_dag_id_that_is_not_a_plain_name_of_at_most_250_characters_is_refused(write_config, tmp_path, dag_id, capsys):
+    path = write_config(seed_config("http://localhost:5000", "http://localhost:8585/api"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-c", str(path), "-o", str(tmp_path / "dags"), "--dag-id", dag_id])
+    assert exit_info.value.code == 2
+    assert not (tmp_path / "dags").exists()
+
+
+def test_the_longest_dag_id_and_the_longest_service_name_give_a_dag(write_config, tmp_path):
+    path = write_config(seed_config("http://localhost:5000", "http://localhost:8585/api",
+                                    **{"source.serviceName": "s" * 256}))
+    assert main(["-c", str(path), "-o", str(tmp_path), "--dag-id", "d" * 250]) == 0
+    assert main(["-c", str(path), "-o", str(tmp_path)]) == 0
+    assert {len(p.stem) for p in tmp_path.glob("*.py")} == {250}
+    assert len(list(tmp_path.glob("*.py"))) == 2
+
+
+def test_a_next_line_character_is_kept_as_itself(write_config):
+    """U+0085 loaded as itself, but PyYAML wrote it as a line break, which read back as a space."""
+    data = seed_config("http://localhost:5000", "http://localhost:8585/api",
+                       **{"source.serviceName": "a\x85b\u2028c", "ingestionPipelineFQN": "x\x85y.p"})
+    path = write_config(data)
+    config = parse_workflow(embedded_yaml(render(path)), environ={}).config
+    assert config.source.serviceName == "a\x85b\u2028c"
+    assert config.ingestionPipelineFQN == "x\x85y.p"
+
+
+def test_a_dangling_symlink_is_not_replaced_without_force(write_config, tmp_path, capsys):
+    path = write_config(seed_config("http://localhost:5000", "http://localhost:8585/api"))
+    link = tmp_path / "dags" / "d.py"
+    link.parent.mkdir()
+    link.symlink_to(tmp_path / "nowhere.py")
+    assert main(["-c", str(path), "-o", str(link.parent), "--dag-id", "d"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert link.is_symlink() and not (tmp_path / "nowhere.py").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_writing_over_another_users_file_keeps_its_owner_and_mode(write_config, tmp_path):
+    path = write_config(seed_config("http://localhost:5000", "http://localhost:8585/api"))
+    dag = tmp_path / "dags" / "d.py"
+    dag.parent.mkdir()
+    dag.write_text("# theirs\n")
+    os.chown(dag, 65534, 65534)
+    dag.chmod(0o640)
+    assert main(["-c", str(path), "-o", str(dag.parent), "--dag-id", "d", "--force"]) == 0
+    info = dag.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65534, 65534, 0o640)
+    assert "run_embedded_workflow" in dag.read_text()

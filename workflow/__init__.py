@@ -19,9 +19,11 @@ _PUBLIC = {
     "to_yaml": "document.writer", "write_workflow": "document.writer", "keeps_layout": "document.writer",
     "has_inline_secret": "document.writer",
     "redact_uri": "document.redact", "scrub": "document.redact", "secret_values": "document.redact",
+    "known_secrets": "document.redact",
     "filtered_reason": "document.filters",
     # errors a user can act on
     "ConfigError": "errors", "EndpointError": "errors", "Problem": "errors", "UserError": "errors",
+    "shown": "errors",
     # MLflow and OpenMetadata, as far as a form needs them
     "registered_model_names": "registry.model_names", "MAX_RESULTS": "registry.model_names",
     "check_jwt": "openmetadata.auth", "with_stored_connection": "openmetadata.stored_connection",
@@ -34,7 +36,8 @@ _PUBLIC = {
     # the Airflow export
     "write_dag": "dags.dag_file", "embed_workflow": "dags.dag_file", "EmbeddedWorkflow": "dags.dag_file",
     "KeepUnsetReferences": "dags.dag_file", "DEFAULT_SCHEDULE": "dags.dag_file", "DAG_MODES": "dags.dag_file",
-    "DEFAULT_REQUIREMENT": "dags.dag_file", "DEFAULT_RETRIES": "dags.dag_file",
+    "DEFAULT_REQUIREMENT": "dags.dag_file", "DEFAULT_RETRIES": "dags.dag_file", "DAG_ID_MAX": "dags.dag_file",
+    "secrets_in": "dags.dag_file",
     # plain-text rendering of runs
     "Printer": "render", "ProgressView": "render", "summary_lines": "render", "verdict": "render",
     # the app's demo

@@ -5,6 +5,7 @@ them. Anything else that escapes is a programming error and stays a plain except
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -68,6 +69,19 @@ class EndpointError(UserError):
     """An endpoint (MLflow or OpenMetadata) that cannot be used; exit code 1 like a failed check."""
 
     exit_code: int = 1
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal acts on instead of showing (escape sequences, bell, backspace, carriage return,
+C1 controls) or that reorder what it shows (bidirectional overrides); line feeds are kept."""
+
+
+def shown(text: str) -> str:
+    """Text that came from a server (a model name, an error message), made safe to show on a terminal
+    or in a log: each control character is written as its escape (`\\x1b`), so a name like
+    `zz-\\x1b]0;PWNED\\x07` cannot retitle, clear or recolour the user's screen. The one function every
+    face uses for such text."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def short_reason(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from . import events as ev
 from .document.config import FileSink as FileSinkConfig
 from .document.config import Workflow
 from .document.redact import redact_uri, scrub
+from .errors import shown
 from .events import Issue, RunSummary
 
 MAX_LISTED = 50
@@ -95,7 +96,7 @@ class Printer:
 
     def line(self, text: str = "", *, stream: TextIO | None = None) -> None:
         target = stream or self.stream
-        print(scrub(text, self.secrets), file=target, flush=True)
+        print(shown(scrub(text, self.secrets)), file=target, flush=True)
 
     def summary(self, summary, config, total: int | None = None) -> None:  # noqa: ANN001 - RunSummary, Workflow
         for text in summary_lines(summary, config, total=total):

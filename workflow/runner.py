@@ -33,7 +33,7 @@ from .events import (
     TotalKnown,
 )
 from .document.filters import filtered_reason
-from .registry.records import RegisteredModel
+from .registry.records import ReadError, RegisteredModel
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for
@@ -247,6 +247,7 @@ class _Run:
         """Build and send every listed model; returns the names seen and whether the listing completed."""
         pattern = self.config.source_options.mlModelFilterPattern
         seen: set[str] = set()
+        listed_names: set[str] = set()
         listed = 0
         complete = False
         window = self.workers * 4
@@ -277,6 +278,10 @@ class _Run:
                     if self.cancel.is_set():
                         self._drop_queued(builds)
                         break
+                    if model.name in listed_names:  # a paging loop would count the same models for ever
+                        raise ReadError(f"MLflow at {redact_uri(self.config.mlflow.trackingUri)} listed the model "
+                                        f"{model.name!r} twice: its paging is broken")
+                    listed_names.add(model.name)
                     listed += 1
                     reason = filtered_reason(model.name, pattern)
                     if reason:

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from workflow import Workflow, scrub, secret_values, to_yaml
+from workflow import Workflow, known_secrets, scrub, to_yaml
 
 from ..messages import CheckDone, ChecksFinished
 from ..widgets.check_list import CheckList
@@ -84,7 +84,7 @@ class TestStep(Step):
         if message.round != self.round:
             return
         step = message.step
-        secrets = secret_values(self.report.config) if self.report and self.report.config else []
+        secrets = known_secrets(self.report.config) if self.report and self.report.config else []
         step = replace(step, cause=scrub(step.cause, secrets), remediation=scrub(step.remediation, secrets))
         self.failed += step.status == "fail"
         self.warned += step.status == "warn"

@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, ProgressBar, RichLog, Static
 
 from workflow import events as ev
-from workflow import UserError, Workflow, scrub, secret_values, summary_lines, verdict
+from workflow import UserError, Workflow, known_secrets, scrub, shown, summary_lines, verdict
 
 from ..messages import PlanReady, RunEvent, RunFailed
 from ..screens.confirm import ConfirmScreen
@@ -81,7 +81,7 @@ class RunStep(Step):
         if self.running or config is None:
             return
         self.config = config
-        self.secrets = secret_values(config)
+        self.secrets = known_secrets(config)
         if self.plan is None or self.plan_config != config:
             self._start_plan(config)
         elif self.plan.counts["deleted"]:
@@ -251,9 +251,9 @@ class RunStep(Step):
 
     def _head(self, text: str, state: str = "") -> None:
         head = self.query_one("#run-head", Static)
-        head.update(scrub(text, self.secrets))
+        head.update(shown(scrub(text, self.secrets)))
         head.set_class(state == "-pass", "-pass")
         head.set_class(state == "-fail", "-fail")
 
     def _log(self, text: str) -> None:
-        self.query_one(RichLog).write(scrub(text, self.secrets))
+        self.query_one(RichLog).write(shown(scrub(text, self.secrets)))

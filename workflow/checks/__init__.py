@@ -13,7 +13,6 @@ failures), `mlflow_checks` (the MLflow steps, with `mlflow_http`, `mlflow_stores
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from typing import Callable, Iterator
 
 from ..openmetadata.om_client import OpenMetadataClient
 from ..document.config import FileSink, Workflow
-from ..document.redact import scrub, secret_values
+from ..document.redact import known_secrets, scrub
 from .file_sink import file_sink_plan
 from .mlflow_checks import mlflow_plan
 from .network import READ_TIMEOUT_FACTOR
@@ -57,7 +56,7 @@ def iter_checks(config: Workflow, *, timeout: float = 2.0, cancel: threading.Eve
     cancel = cancel or threading.Event()
     finished: queue.Queue[CheckStep | None] = queue.Queue()
     stop = threading.Event()
-    secrets = _secrets(config)
+    secrets = known_secrets(config)
     plans = [mlflow_plan(config, timeout), _sink_plan(config, timeout, client)]
     for plan in plans:
         threading.Thread(target=run_plan, args=(plan, finished.put, lambda: stop.is_set() or cancel.is_set()),
@@ -101,7 +100,3 @@ def _sink_plan(config: Workflow, timeout: float, client: OpenMetadataClient | No
     return openmetadata_plan(config, timeout, client)
 
 
-def _secrets(config: Workflow) -> list[str]:
-    """The config's secrets plus MLflow's credentials from the environment."""
-    from_env = [os.environ.get(k, "") for k in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
-    return secret_values(config) + [v for v in from_env if v]

@@ -7,9 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from ..errors import EndpointError
+from ..net.bounded_http import BoundedAdapter
+from ..registry.mlflow_api import MAX_ANSWER_BYTES
 from ..registry.mlflow_credentials import MlflowCredentials
 from ..document.redact import redact_uri
 from .network import READ_TIMEOUT_FACTOR, transport_failure
@@ -31,8 +32,9 @@ class MlflowHttp:
         self.base = base.rstrip("/")
         self.timeout = (timeout, timeout * READ_TIMEOUT_FACTOR)
         self.session = requests.Session()
-        self.session.mount("http://", HTTPAdapter(max_retries=0))
-        self.session.mount("https://", HTTPAdapter(max_retries=0))
+        adapter = BoundedAdapter(max_bytes=MAX_ANSWER_BYTES, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         credentials = MlflowCredentials.from_env()
         self.credentials = credentials
         if credentials.username and credentials.password:

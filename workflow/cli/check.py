@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 
-from .. import UserError, load_workflow, run_checks, with_stored_connection
+from .. import UserError, known_secrets, load_workflow, run_checks, scrub, shown, with_stored_connection
 from .check_report import JsonView, LineView, TableView
 from .process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, raise_interrupted, \
     stop_signals
@@ -36,8 +36,8 @@ def main(argv: list[str], prog: str = "metadata test-connection") -> int:
             config = with_stored_connection(config, timeout=args.timeout)
             view.start()
             report = run_checks(config, timeout=args.timeout, on_step=view.step)
-    except UserError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+    except UserError as exc:  # e.g. the stored connection could not be read: the server's words, scrubbed
+        print(f"Error: {shown(scrub(str(exc), known_secrets(config)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         print("\nCancelled: the checks were stopped before they finished.", file=sys.stderr)

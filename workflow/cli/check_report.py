@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
-from .. import UserError
+from .. import UserError, shown
 from .process import EXIT_FAILED
 
 if TYPE_CHECKING:  # the checks import requests: not at the CLI's start-up
@@ -42,9 +42,9 @@ class LineView:
         return None
 
     def step(self, step: CheckStep) -> None:
-        self._print(f"{step.endpoint} | {step.name} | {step.status} | {_ms(step.elapsed)} | {step.cause}")
+        self._print(f"{step.endpoint} | {step.name} | {step.status} | {_ms(step.elapsed)} | {shown(step.cause)}")
         if step.remediation:
-            self._print(f"    fix: {step.remediation}")
+            self._print(f"    fix: {shown(step.remediation)}")
 
     def finish(self, report: CheckReport, elapsed: float) -> None:
         self._print(verdict(report, elapsed))
@@ -70,9 +70,9 @@ class TableView(LineView):
         status = status.ljust(self.WIDTHS[2])
         if self.color:
             status = f"\033[{COLORS[step.status]}m{status}\033[0m"
-        self._print(self._row(step.endpoint, step.name, status, _ms(step.elapsed), step.cause, pad_status=False))
+        self._print(self._row(step.endpoint, step.name, status, _ms(step.elapsed), shown(step.cause), pad_status=False))
         if step.remediation:
-            self._print(" " * (self.WIDTHS[0] + 1) + f"↳ {step.remediation}")
+            self._print(" " * (self.WIDTHS[0] + 1) + f"↳ {shown(step.remediation)}")
 
     def _row(self, endpoint: str, name: str, status: str, elapsed: str, cause: str, pad_status: bool = True) -> str:
         w_endpoint, w_name, w_status, w_time = self.WIDTHS
@@ -87,7 +87,8 @@ class JsonView(LineView):
         return None
 
     def finish(self, report: CheckReport, elapsed: float) -> None:
-        document = {"ok": report.ok, "steps": [dict(asdict(s), elapsed=round(s.elapsed, 4)) for s in report.steps]}
+        document = {"ok": report.ok, "steps": [dict(asdict(s), elapsed=round(s.elapsed, 4), cause=shown(s.cause),
+                                                    remediation=shown(s.remediation)) for s in report.steps]}
         self._print(json.dumps(document, indent=2, ensure_ascii=False))
 
 

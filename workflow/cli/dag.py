@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import re
 import sys
 from pathlib import Path
 
-from .. import DAG_MODES, DEFAULT_REQUIREMENT, DEFAULT_RETRIES, DEFAULT_SCHEDULE, EmbeddedWorkflow, \
-    KeepUnsetReferences, UserError, embed_workflow, load_workflow, write_dag
+from .. import DAG_ID_MAX, DAG_MODES, DEFAULT_REQUIREMENT, DEFAULT_RETRIES, DEFAULT_SCHEDULE, EmbeddedWorkflow, \
+    KeepUnsetReferences, UserError, embed_workflow, load_workflow, secrets_in, write_dag
 
-_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+_DAG_ID = re.compile(rf"[A-Za-z0-9_.-]{{1,{DAG_ID_MAX}}}")
 
 
 def main(argv: list[str], prog: str = "metadata dag") -> int:
@@ -27,10 +28,11 @@ def main(argv: list[str], prog: str = "metadata dag") -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # the output folder cannot be made or written
-        print(f"Error: cannot write the DAG into {args.output}: {exc.strerror}\n    hint: choose a folder you can write to",
-              file=sys.stderr)
+        hint = ("pass a shorter --dag-id, or a shorter -o folder" if exc.errno == errno.ENAMETOOLONG else
+                "choose a folder you can write to")
+        print(f"Error: cannot write the DAG into {args.output}: {exc.strerror}\n    hint: {hint}", file=sys.stderr)
         return 2
-    for line in report_lines(path, args, embed_workflow(loaded)):
+    for line in report_lines(path, args, embed_workflow(loaded), secrets_in(path.read_text(encoding="utf-8"), loaded)):
         print(line)
     return 0
 
@@ -66,7 +68,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _dag_id(text: str) -> str:
-    if not _DAG_ID.match(text):
+    if len(text) > DAG_ID_MAX:
+        raise argparse.ArgumentTypeError(f"{len(text)} characters is too long: use at most {DAG_ID_MAX}")
+    if not _DAG_ID.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r}: use letters, digits, '_', '.' and '-' only")
     return text
 
@@ -102,10 +106,13 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
 
 
-def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkflow") -> list[str]:
+def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkflow", leaked: list[str]) -> list[str]:
     """What the user must do next: above all, which variables the workers need."""
     schedule = args.schedule or "none (manual runs only)"
     lines = [f"Wrote {path}: DAG {path.stem!r}, schedule {schedule}, {args.mode} mode"]
+    if leaked:
+        lines.append(f"Warning: the value of {', '.join(leaked)} also stands elsewhere in the workflow, so the DAG "
+                     "holds it: the file is private (0600); choose a password unlike the rest of the workflow")
     if embedded.lifted:
         lines.append(f"Secrets inline in {Path(args.config).name} are not copied into the DAG; "
                      "it reads them from variables:")

@@ -1,7 +1,7 @@
 """`metadata`: the headless face. Parses arguments, calls the engine, renders its events.
 
 Exit codes: 0 success, 1 the workflow or a check failed, 2 bad usage or config, 128 + the signal when
-stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM), as shells and schedulers expect. Nothing
+stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM, 129 for SIGHUP), as shells and schedulers expect. Nothing
 heavy is imported at start-up: mlflow loads only when a run starts, Textual only for `metadata tui`.
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ PLUGGED_HELP = {
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from .. import Printer, ProgressView, load_workflow, run_workflow, secret_values
+    from .. import Printer, ProgressView, known_secrets, load_workflow, run_workflow
 
     if args.json and not args.plan:
         raise UserError("--json goes with --plan: a run prints its progress and summary as text",
@@ -106,7 +106,7 @@ def _ingest(args: argparse.Namespace) -> int:
         from .plan import show_plan
 
         return show_plan(config, args)
-    out = Printer(sys.stdout, secret_values(config))
+    out = Printer(sys.stdout, known_secrets(config))
     view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
 
     def report(result: dict[str, object]) -> int:

@@ -1,7 +1,7 @@
 """What a command does with its process: exit codes, SIGINT / SIGTERM, and quieting libraries' logs.
 
 Exit codes: 0 success, 1 the workflow or a check failed, 2 bad usage or config, 128 + the signal when
-stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM), as shells and schedulers expect.
+stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM, 129 for SIGHUP), as shells and schedulers expect.
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from .. import discard_temp_files
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""SIGHUP (the terminal closed, or `kill -HUP`) ends a run as SIGTERM does: with a summary, and the file
+sink's temp file removed, instead of Python's default of dying on the spot."""
 
 
 def quiet_libraries() -> None:
@@ -56,7 +58,7 @@ def raise_interrupted(signum: int, frame: object) -> None:
 
 @contextmanager
 def stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `handler` inside the block; the previous handlers come back after.
+    """Route SIGINT, SIGTERM and SIGHUP to `handler` inside the block; the previous handlers come back after.
 
     Without this SIGTERM (what schedulers, `timeout` and `kill` send) ends the process on the spot,
     with no summary. Signals can only be handled in the main thread, so elsewhere nothing changes,

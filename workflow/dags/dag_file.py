@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -24,7 +23,7 @@ from ..errors import UserError
 from ..document.loader import LoadedWorkflow
 from ..document.paths import Path_
 from ..document.variables import expand_string
-from ..document.redact import secret_fields, uri_password, variable_name, with_password
+from ..document.redact import REFERENCE, SecretField, secret_fields
 from ..document.writer import to_yaml, write_text_atomic
 
 
@@ -32,6 +31,8 @@ MODES = ("python", "virtualenv")
 DEFAULT_SCHEDULE = "@daily"
 DEFAULT_REQUIREMENT = "mlflow-om-workflow"
 DEFAULT_RETRIES = 2
+DAG_ID_MAX = 250
+"""Airflow's limit for a dag_id; `<id>.py` then fits a file name (255 bytes) too."""
 
 
 class KeepUnsetReferences(Mapping[str, str]):
@@ -62,47 +63,112 @@ def write_dag(loaded: LoadedWorkflow, directory: str | os.PathLike[str], *, dag_
     """Write `<directory>/<dag_id>.py` atomically; refuse to replace an existing file unless `force`."""
     dag_id = dag_id or default_dag_id(loaded)
     target = Path(directory) / f"{dag_id}.py"
-    if target.exists() and not force:
+    if os.path.lexists(target) and not force:  # lexists: a dangling symlink is something there too
         raise UserError(f"{target} already exists", hint="pass --force to overwrite it, or choose another --dag-id")
     source = render_dag(loaded, dag_id=dag_id, schedule=schedule, start_date=start_date or dt.date.today(),
                         mode=mode, requirements=requirements, retries=retries, max_deletions=max_deletions)
-    write_text_atomic(target, source, mode=0o644)
+    check_compiles(source, target.name)
+    write_text_atomic(target, source, mode=0o600 if secrets_in(source, loaded) else 0o644)
     return target
 
 
 def default_dag_id(loaded: LoadedWorkflow) -> str:
-    service = re.sub(r"[^A-Za-z0-9_.-]+", "_", loaded.config.source.serviceName).strip("_") or "mlflow"
-    return f"{service}_metadata_ingestion"
+    suffix = "_metadata_ingestion"
+    service = re.sub(r"[^A-Za-z0-9_.-]+", "_", loaded.config.source.serviceName).strip("_.") or "mlflow"
+    return service[:DAG_ID_MAX - len(suffix)] + suffix
 
 
 def render_dag(loaded: LoadedWorkflow, *, dag_id: str, schedule: str | None, start_date: dt.date, mode: str,
                requirements: Sequence[str] = (DEFAULT_REQUIREMENT,), retries: int = DEFAULT_RETRIES,
                max_deletions: str | None = None) -> str:
     """The DAG file's source: a docstring, the imports for Airflow 2 and 3, the task, the DAG.
-    `max_deletions` (`N` or `N%`) is passed to the task, which then refuses an over-deleting run."""
+    `max_deletions` (`N` or `N%`) is passed to the task, which then refuses an over-deleting run.
+
+    Every value that comes from the workflow, its file name or the options enters the source as a
+    `python_literal`, never pasted into code or a docstring: whatever the YAML holds, it stays data.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     embedded = embed_workflow(loaded)
     values = {
-        "service": repr(loaded.config.source.serviceName),
-        "source": loaded.path.name if loaded.path else "a workflow",
-        "variables": ", ".join(embedded.variables) or "none",
-        "variable_list": repr(list(embedded.variables)),
-        "dag_id": repr(dag_id),
-        "workflow_yaml": _python_string("\n" + textwrap.indent(embedded.yaml, " " * 8) + " " * 8),
-        "schedule": repr(schedule),
-        "start_date": f"datetime({start_date.year}, {start_date.month}, {start_date.day}, tzinfo=timezone.utc)",
-        "retries": retries,
-        "requirements": repr(list(requirements)),
-        "guard": f"\n        max_deletions={max_deletions!r}," if max_deletions else "",
+        "variable_list": python_literal(list(embedded.variables)),
+        "dag_id": python_literal(dag_id),
+        "workflow_yaml": python_literal("\n" + _indented(embedded.yaml, " " * 8) + " " * 8),
+        "schedule": python_literal(schedule),
+        "start_date": f"datetime({start_date.year:d}, {start_date.month:d}, {start_date.day:d}, tzinfo=timezone.utc)",
+        "retries": python_literal(int(retries)),
+        "requirements": python_literal(list(requirements)),
+        "guard": f"\n        max_deletions={python_literal(max_deletions)}," if max_deletions else "",
     }
     parts = [_HEADER, _IMPORTS[mode], *([_VIRTUALENV_OPERATOR] if mode == "virtualenv" else []), _TASK, _DAG[mode]]
-    return "\n".join(Template(part).substitute(values) for part in parts)
+
+    def assemble(leaked: list[str]) -> str:
+        docstring = python_literal(_docstring(loaded, embedded, leaked))
+        return "\n".join(Template(part).substitute(values, docstring=docstring) for part in parts)
+
+    source = assemble([])
+    leaked = secrets_in(source, loaded)
+    return assemble(leaked) if leaked else source  # the docstring says "No secret" only when that is true
 
 
-def _python_string(text: str) -> str:
-    """A raw triple-quoted literal keeps the YAML readable in the DAG; repr() where one cannot hold it."""
-    return repr(text) if "'''" in text else f"r'''{text}'''"
+def secrets_in(source: str, loaded: LoadedWorkflow) -> list[str]:
+    """The secret fields whose value still appears in a DAG's source: none, as every inline secret is
+    lifted, unless the same text stands elsewhere in the workflow too (a password equal to the user name)."""
+    return [".".join(field.path) for field in secret_fields(loaded.config)
+            if len(field.secret) >= 4 and not REFERENCE.fullmatch(field.secret) and field.secret in source]
+
+
+def _docstring(loaded: LoadedWorkflow, embedded: "EmbeddedWorkflow", leaked: list[str]) -> str:
+    source = loaded.path.name if loaded.path else "a workflow"
+    secrets = ("No secret is in this file: each ${VAR} in the workflow is read when the task runs, from the\n"
+               "worker's environment first, then from the Airflow Variable of that name.")
+    if leaked:
+        secrets = (f"Keep this file private: the value of {', '.join(leaked)} also stands elsewhere in the workflow,\n"
+                   "so it is in this file too. Each ${VAR} in the workflow is read when the task runs.")
+    return (f"MLflow metadata ingestion into OpenMetadata for service {loaded.config.source.serviceName!r}, "
+            f"on a schedule.\n\nWritten by mlflow-om-workflow (`metadata dag`) from {source!r}. The task runs the "
+            "workflow below\nwith the same engine as `metadata ingest`, logs the same progress and summary, and "
+            "fails when\nthe workflow fails (success % below successThreshold).\n\n"
+            f"{secrets}\nVariables used: {', '.join(embedded.variables) or 'none'}.\n")
+
+
+def _indented(text: str, prefix: str) -> str:
+    """`textwrap.indent` for "\\n" lines only: it would also break at U+2028, U+0085 and the like."""
+    return "\n".join(prefix + line if line.strip() else line for line in text.split("\n"))
+
+
+def python_literal(value: str | list[str] | int | None) -> str:
+    """The one way a value enters a DAG's source: a Python literal that evaluates to exactly `value`.
+
+    Text on one line is `repr`'d. Text on several lines (the embedded workflow, the docstring) stays
+    readable in a triple-quoted literal: raw when that can hold it as it is, else with backslashes,
+    quotes and every non-printable character escaped, so nothing in it can end the literal.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(python_literal(item) for item in value) + "]"
+    if not isinstance(value, str):
+        raise TypeError(f"no literal for {type(value).__name__}")
+    if "\n" not in value:
+        return repr(value)
+    if all(c == "\n" or c.isprintable() for c in value) and not value.endswith("\\"):
+        quote = next((q for q in ("'", '"') if q not in value), None)
+        if quote:
+            return f"r{quote * 3}{value}{quote * 3}"
+    escaped = "".join(c if c == "\n" or (c.isprintable() and c not in "\\'") else
+                      "\\" + c if c in "\\'" else repr(c)[1:-1] for c in value)
+    return f"'''{escaped}'''"
+
+
+def check_compiles(source: str, filename: str) -> None:
+    """Refuse to write a DAG Python cannot compile: Airflow would show an import error, not run it."""
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise UserError(f"the DAG written for this workflow does not compile ({exc}); nothing was written",
+                        hint="this is a bug in metadata dag: please report it with the workflow file",
+                        exit_code=1) from None
 
 
 # ---------------------------------------------------------------------------------- embedded workflow
@@ -139,15 +205,36 @@ def embed_workflow(loaded: LoadedWorkflow) -> EmbeddedWorkflow:
 def _inline_secrets(model: BaseModel, references: dict[Path_, str]) -> Iterator[tuple[Path_, str, str]]:
     """Each secret that would be written as its value: (path, derived variable, text that refers to it).
 
-    A referenced value is inline all the same when its secret part holds no `${VAR}`
-    (`mysql://u:pass@${DB_HOST}/db`).
+    Which secrets are inline is `SecretField.inline`'s decision, the same as for the YAML file's mode: a
+    referenced value is inline all the same when its secret part is more than one `${VAR}`
+    (`mysql://u:pass@${DB_HOST}/db`, `${A}.rest-of-a-jwt`).
     """
+    used: set[str] = set()
     for field in secret_fields(model):
-        text = references.get(field.path, field.text)
-        secret = uri_password(text) if field.in_uri else text
-        if secret is not None and not _variable_names(secret):
-            name = variable_name(field.path, in_uri=field.in_uri)
-            yield field.path, name, with_password(text, f"${{{name}}}") if field.in_uri else f"${{{name}}}"
+        if not field.inline(references):
+            continue
+        name = _variable_name(field)
+        while name in used:
+            name += "_2"
+        used.add(name)
+        text = references.get(field.path, field.text.replace("$", "$$"))  # a literal's own `$`s stay literal
+        yield field.path, name, field.referring(text, f"${{{name}}}")
+
+
+def _variable_name(field: SecretField) -> str:
+    """OM_JWT_TOKEN for workflowConfig...jwtToken; MLFLOW_REGISTRY_PASSWORD for the password in registryUri,
+    MLFLOW_TRACKING_URI_TOKEN for a token alone in trackingUri; OM_HEADER_X_API_KEY for a header."""
+    path = field.path
+    prefix = "MLFLOW" if path[0] == "source" else "OM"
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(path[-1]))
+    name = re.sub(r"[^A-Za-z0-9]+", "_", words).strip("_").upper() or "SECRET"
+    if len(path) > 1 and path[-2] == "extraHeaders":
+        return f"{prefix}_HEADER_{name}"
+    if field.in_uri:
+        token_only = ":" not in field.text.split("//", 1)[-1].split("@", 1)[0]
+        return f"{prefix}_{name.removesuffix('_URI')}_URI_TOKEN" if token_only else \
+            f"{prefix}_{name.removesuffix('_URI')}_PASSWORD"
+    return f"{prefix}_{name}"
 
 
 def _variable_names(text: str) -> list[str]:
@@ -158,16 +245,7 @@ def _variable_names(text: str) -> list[str]:
 # -------------------------------------------------------------------------------------- templates
 
 _HEADER = '''\
-"""MLflow metadata ingestion into OpenMetadata for service $service, on a schedule.
-
-Written by mlflow-om-workflow (`metadata dag`) from $source. The task runs the workflow below
-with the same engine as `metadata ingest`, logs the same progress and summary, and fails when
-the workflow fails (success % below successThreshold).
-
-No secret is in this file: each $${VAR} in the workflow is read when the task runs, from the
-worker's environment first, then from the Airflow Variable of that name.
-Variables used: $variables.
-"""
+$docstring
 from __future__ import annotations
 '''
 

@@ -12,10 +12,10 @@ import textwrap
 from typing import Iterator, Mapping, TextIO
 
 from ..deletion_guard import DeletionLimit
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, UserError, shown
 from ..events import RunSummary
 from ..document.loader import parse_workflow
-from ..document.redact import scrub, secret_values
+from ..document.redact import known_secrets, scrub
 from ..render import Printer, ProgressView, verdict
 from ..runner import run_workflow
 
@@ -49,12 +49,12 @@ def run_embedded_workflow(workflow_yaml: str, *, dag_id: str, stream: TextIO | N
         limit = DeletionLimit.parse(max_deletions) if max_deletions else None
     except ValueError as exc:
         raise WorkflowFailed(f"max_deletions: {exc}") from None
-    secrets = secret_values(config)
+    secrets = known_secrets(config)
     out = Printer(stream or sys.stdout, secrets)
     try:
         summary = run_workflow(config, ProgressView(out).handle, max_deletions=limit)
     except UserError as exc:
-        raise WorkflowFailed(scrub(str(exc), secrets)) from None
+        raise WorkflowFailed(shown(scrub(str(exc), secrets))) from None
     out.summary(summary, config)
     if not summary.succeeded:
         raise WorkflowFailed(f"the workflow failed: {verdict(summary)}")

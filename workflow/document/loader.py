@@ -9,6 +9,7 @@ keeps the literal text), then validate with the config models and translate pyda
 from __future__ import annotations
 
 import os
+import stat
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ def load_workflow(path: str | os.PathLike[str], environ: typing.Mapping[str, str
 def _read_text(file: Path) -> str:
     """The file as text, or a `ConfigError` saying why it cannot be: missing, a folder, too big, not UTF-8."""
     try:
+        if stat.S_ISFIFO(file.stat().st_mode) or stat.S_ISSOCK(file.stat().st_mode):  # opening one would wait
+            raise ConfigError(f"{file}: is a named pipe or socket, not a workflow file",
+                              hint="pass the YAML file itself (write generated text to a file first)")
         with file.open("rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:

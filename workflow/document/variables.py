@@ -9,6 +9,9 @@ from ..errors import Problem
 from .paths import Path_, dotted
 
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What a `${...}` may hold: the names a shell can export. Anything else is refused when loading, so a
+reference name is always safe to write anywhere, a DAG's Python included."""
 
 
 def expand_variables(
@@ -29,6 +32,7 @@ def expand_variables(
             done[id(value)] = [walk(v, here + (i,)) for i, v in enumerate(value)]
             return done[id(value)]
         if isinstance(value, str) and "$" in value:
+            problems.extend(_bad_references(value, here))
             expanded, missing = expand_string(value, environ)
             for name in missing:
                 problems.append(
@@ -46,13 +50,37 @@ def expand_variables(
     return walk(data, path), references, problems
 
 
+def _bad_references(value: str, here: Path_) -> list[Problem]:
+    """A `${...}` whose name is not a name, e.g. a shell default (`${X:-default}`) we do not support."""
+    problems = []
+    for match in _VAR.finditer(value):
+        name = match.group(1)
+        if name is None or _NAME.fullmatch(name):
+            continue
+        shown = repr(match.group(0)) if len(match.group(0)) <= 60 else repr(match.group(0)[:57]) + "..."
+        default = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*):?[-=?+].*", name, re.DOTALL)
+        if default:
+            problems.append(Problem(dotted(here), f"{shown}: defaults and other shell forms are not supported "
+                                    "in references", f"write ${{{default.group(1)}}} and set {default.group(1)} "
+                                    "before running, or write the value itself"))
+        else:
+            problems.append(Problem(dotted(here), f"{shown} is not a variable reference: a name holds only letters, "
+                                    "digits and _ and does not start with a digit",
+                                    "fix the name, or write $$ for a literal dollar sign"))
+    return problems
+
+
 def expand_string(value: str, environ: typing.Mapping[str, str]) -> tuple[str, list[str]]:
+    """`value` with its references replaced, and the names the environment lacks. A `${...}` that
+    holds no name stays as written (loading refuses it: `_bad_references`)."""
     missing: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
         name = match.group(1) if match.group(1) is not None else match.group(2)
+        if not _NAME.fullmatch(name):
+            return match.group(0)
         if name in environ:
             return environ[name]
         missing.append(name)

@@ -28,7 +28,7 @@ from .config import Workflow
 from ..errors import UserError
 from .loader import MAX_FILE_BYTES
 from .paths import Path_
-from .redact import redact_uri, secret_fields, uri_password
+from .redact import is_secret_header, redact_uri, secret_fields
 
 
 MASK = "**********"
@@ -53,19 +53,27 @@ def to_yaml(config: Workflow, *, secrets: str = "inline", references: dict[Path_
     if "serviceConnection" in data["source"]:
         registry = data["source"]["serviceConnection"]["config"]
         registry.setdefault("registryUri", registry["trackingUri"])
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, except that text holding a character YAML counts as a line break (U+0085,
+    U+2028, U+2029) is written double-quoted, where it is escaped: in a plain or single-quoted scalar
+    PyYAML writes it as a break, which reads back as a space (U+0085) or depends on indentation."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
 
 
 def has_inline_secret(config: Workflow, references: dict[Path_, str] | None = None) -> bool:
-    """True when writing would put a secret value in the file (it then gets mode 0600)."""
-    refs = references or {}
-    return any(path not in refs or _literal_password(refs[path]) for path in (field.path for field in secret_fields(config)))
-
-
-def _literal_password(reference: str) -> bool:
-    """`http://bob:pw@${HOST}` still holds a password as typed; `http://bob:${PW}@host` does not."""
-    password = uri_password(reference)
-    return bool(password) and "$" not in password
+    """True when writing would put a secret value in the file (it then gets mode 0600): the secret walk's
+    own rule (`SecretField.inline`), so a token in a URI, a header or `PW${X}` count as they do for a DAG."""
+    return any(field.inline(references or {}) for field in secret_fields(config))
 
 
 def write_workflow(
@@ -77,7 +85,7 @@ def write_workflow(
 ) -> Path:
     """Write atomically: a temp file in the same folder, then rename; never clobber unless asked."""
     target = Path(path)
-    if target.exists() and not overwrite:
+    if os.path.lexists(target) and not overwrite:  # lexists: a dangling symlink is something there too
         raise UserError(f"{target} already exists", hint="choose another path, or confirm overwriting it")
     text = to_yaml(config, references=references)
     if target.suffix.lower() == ".json":  # the official CLI reads a .json file as JSON, not YAML
@@ -285,6 +293,7 @@ _REMEDIES = {
     errno.EACCES: "choose a folder you can write to, or change its permissions",
     errno.EPERM: "choose a folder you can write to, or change its permissions",
     errno.EROFS: "the folder is on a read-only file system: choose another one",
+    errno.ENAMETOOLONG: "choose a shorter file name",
 }
 
 
@@ -306,9 +315,9 @@ def write_text_atomic(target: Path, text: str, *, mode: int) -> None:
 
 
 def _replace(target: Path, text: str, mode: int) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", dir=target.parent)  # a name has 255 bytes at most
     try:
-        os.fchmod(fd, mode)
+        _keep_owner(fd, target, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -318,6 +327,20 @@ def _replace(target: Path, text: str, mode: int) -> None:
         with suppress(OSError):  # the write's own error is the one to report
             os.unlink(temp)
         raise
+
+
+def _keep_owner(fd: int, target: Path, mode: int) -> None:
+    """Give the new file the old one's owner and group where we may (as root), and never more access
+    than the old file gave: replacing another user's 0640 file leaves theirs, 0640, not root's 0644."""
+    try:
+        old = os.stat(target)
+    except OSError:
+        os.fchmod(fd, mode)
+        return
+    os.fchmod(fd, mode & old.st_mode & 0o777)
+    if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        with suppress(OSError):  # only root may give a file away; others keep it as their own
+            os.fchown(fd, old.st_uid, old.st_gid)
 
 
 def _write_failed(target: Path, exc: OSError, existed: bool) -> WriteFailed:
@@ -372,7 +395,8 @@ def _value(value: Any, path: Path_, references: dict[Path_, str], secrets: str) 
     if isinstance(value, list):
         return [_value(v, path + (i,), references, secrets) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _value(v, path + (k,), references, secrets) for k, v in value.items()}
+        return {k: MASK if secrets == "mask" and path[-1] == "extraHeaders" and is_secret_header(k, str(v))
+                else _value(v, path + (k,), references, secrets) for k, v in value.items()}
     return value
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from ..errors import ConfigError, Problem
 from .paths import Path_, dotted
+from .safe_yaml import TooManyValues, check_size
 
 Marks = dict[Path_, tuple[int, int]]
 
@@ -75,7 +76,12 @@ def _compose(text: str, filename: str | None, quiet: bool = False) -> tuple[yaml
     try:
         loader = _Loader(text)  # checks every character is printable: may raise already
         node = loader.get_single_node()
+        check_size(node)
         return node, (loader.construct_document(node) if node is not None else None)
+    except TooManyValues as exc:
+        raise ConfigError(f"{filename or 'workflow'}: not a workflow file: {exc}",
+                          hint="a workflow holds a few dozen values: remove the aliases, or check that -c names "
+                               "the workflow YAML") from None
     except yaml.YAMLError as exc:
         if quiet:
             return None, None

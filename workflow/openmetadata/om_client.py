@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
+from ..net.bounded_http import AnswerTooSlow, BoundedAdapter
 from ..net.failures import network_failure
 from .auth import Authenticator
 from .sso import authenticator_for
@@ -31,6 +31,9 @@ PROBE_TIMEOUT = 2.0
 READ_TIMEOUT = 60.0
 """Seconds to wait for an answer once connected, unless the caller sets its own: a bulk PUT of a
 thousand models on a busy server fits, and a stuck server fails its batch in minutes, not never."""
+
+MAX_ANSWER_BYTES = 256 * 2**20
+"""The largest answer read from OpenMetadata: a page of 1,000 models with their features is tens of MB."""
 
 Timeouts = tuple[float, float]
 """(connect, read) seconds for one call; a call without its own takes the client's."""
@@ -49,8 +52,12 @@ class ApiError(Exception):
     url: str
     html: bool = False
     attempts: int = 1
+    unexpected: bool = False
+    """A 2xx answer the client cannot use (`unexpected_answer`)."""
 
     def __str__(self) -> str:
+        if self.unexpected:
+            return f"OpenMetadata at {redact_uri(self.url)} {self.message}"
         return f"HTTP {self.status} from {self.url}: {self.message}{attempts_note(self.attempts)}"
 
 
@@ -101,7 +108,8 @@ class OpenMetadataClient:
         self.timeout = (connect_timeout, READ_TIMEOUT if read_timeout is None else read_timeout)
         self._auth = auth
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        adapter = BoundedAdapter(max_bytes=MAX_ANSWER_BYTES, stop=self.stop, pool_connections=2, pool_maxsize=pool_size,
+                                 max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.verify = verify_setting(connection)
@@ -153,7 +161,7 @@ class OpenMetadataClient:
                 cause = lost_answer(exc, timeout[1])
                 if cause is None or (attempt == MAX_ATTEMPTS and cause == REFUSED):
                     raise  # never got in: `network_failure` words it (is the server running?)
-                if cause.startswith("read timeout") and not self._answers(timeout[0]):
+                if cause.startswith(("read timeout", "no complete answer")) and not self._answers(timeout[0]):
                     self.gone = cause  # stuck, not slow: this call and every later one fail now
                 if self.gone or attempt == MAX_ATTEMPTS or self.stop.wait(retry_wait(attempt)):
                     raise NoAnswer(method, url, cause, attempt) from exc
@@ -250,6 +258,12 @@ class OpenMetadataClient:
         return self._parse(response)
 
 
+def unexpected_answer(client: OpenMetadataClient, call: str, what: str) -> ApiError:
+    """A 200 whose JSON is not what the call returns (a wrong shape, a paging loop): an error naming the
+    server and the call, where the code reading it would otherwise fail with a bare KeyError."""
+    return ApiError(200, f"answered {call} with {what}", client.base, unexpected=True)
+
+
 REFUSED = "connection refused"
 
 
@@ -263,6 +277,8 @@ def lost_answer(exc: requests.RequestException, read_timeout: float) -> str | No
     if isinstance(exc, requests.exceptions.ConnectionError) and (
             "Connection refused" in str(exc) or "Errno 111" in str(exc)):
         return REFUSED
+    if isinstance(exc, AnswerTooSlow):
+        return str(exc)
     if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
         return f"read timeout after {read_timeout:g} s"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
@@ -274,6 +290,9 @@ def lost_answer(exc: requests.RequestException, read_timeout: float) -> str | No
 def describe_failure(exc: BaseException, connection: OpenMetadataConnection) -> EndpointError:
     """An exception from talking to OpenMetadata, as a message naming the setting to fix."""
     host = redact_uri(connection.hostPort)
+    if isinstance(exc, ApiError) and exc.unexpected:
+        return EndpointError(str(exc), hint="check that hostPort leads to an OpenMetadata 2.0 server, "
+                                            "not a proxy or another service")
     if isinstance(exc, ApiError):
         if exc.status == 404 or exc.html:
             hint = "hostPort must point at the API, usually ending in /api (for example http://localhost:8585/api)"

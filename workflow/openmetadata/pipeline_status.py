@@ -18,7 +18,7 @@ from ..document.config import Workflow
 from ..errors import UserError, short_reason
 from ..events import RunSummary
 from .om_client import ApiError, OpenMetadataClient
-from ..document.redact import scrub, secret_values
+from ..document.redact import known_secrets, scrub
 
 PIPELINES = "/services/ingestionPipelines"
 READ_TIMEOUT = 10.0
@@ -72,7 +72,7 @@ class PipelineStatus:
         if self.fqn is None:
             return None
         try:
-            step = step_summary(summary, secret_values(self.config))
+            step = step_summary(summary, known_secrets(self.config))
             state = pipeline_state(summary)
             self._put_status(self.fqn, {"pipelineState": state, "endDate": _now_ms(), "status": [step]})
             self.recorded = f"run {self.run_id} of ingestion pipeline {self.fqn}, as {state}"

@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from ..document.redact import redact_uri, scrub
 from ..errors import EndpointError
 from ..net.failures import network_failure
 from .auth import unverified_claims
+from ..net.bounded_http import BoundedAdapter
 
 log = logging.getLogger(__name__)
 
 
 TIMEOUT = (5.0, 30.0)
 """(connect, read) seconds for a token call: identity providers answer fast or not at all."""
+TOKEN_MAX_BYTES = 2**20
+"""A token answer is a few KB."""
 
 
 REFRESH_MARGIN = 60.0
@@ -118,8 +120,9 @@ class TokenEndpoint:
         """POST the form (as RFC 6749 wants) and return the token in the answer's `token_key`."""
         try:
             with requests.Session() as session:
-                if isinstance(self.verify, str):
-                    session.mount("https://", _AlsoUsualCAs())
+                session.mount("http://", BoundedAdapter(max_bytes=TOKEN_MAX_BYTES))
+                session.mount("https://", (_AlsoUsualCAs if isinstance(self.verify, str) else BoundedAdapter)(
+                    max_bytes=TOKEN_MAX_BYTES))
                 response = session.post(self.url, data=form, headers={"Accept": "application/json"},
                                         timeout=TIMEOUT, verify=self.verify, allow_redirects=False)
         except (requests.RequestException, OSError) as exc:
@@ -170,7 +173,7 @@ class TokenEndpoint:
         return f"{self.provider} said: {scrub(description, self.secrets)[:300]}" if description else ""
 
 
-class _AlsoUsualCAs(HTTPAdapter):
+class _AlsoUsualCAs(BoundedAdapter):
     """HTTPS that trusts the usual CAs as well as the request's `verify` file (sslConfig.caCertificate).
 
     The CA file is there for OpenMetadata, often behind a private CA, while the identity provider

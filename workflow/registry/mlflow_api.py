@@ -14,13 +14,13 @@ import threading
 from typing import Any, Iterator
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
-from urllib3.connectionpool import HTTPConnectionPool
 
 from ..document.config import MlflowConnection
-from ..net.deadline import within
+from ..document.redact import redact_uri
 from ..errors import short_reason
+from ..net.bounded_http import AnswerTooBig, AnswerTooSlow, BoundedAdapter, WatchedHTTPPool
+from ..net.deadline import within
 from .database_drivers import is_database_uri
 from .records import Page, ReadError, RegisteredModel, Registry, Run, Version
 from .mlflow_credentials import MlflowCredentials
@@ -31,6 +31,8 @@ PAGE_SIZE = 1000  # MLflow's maximum for registered-model searches (its default 
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0
+MAX_ANSWER_BYTES = 64 * 2**20
+"""The largest answer read from MLflow: a page of 1,000 models is a few MB, an MLmodel file a few KB."""
 
 
 def registry_for(connection: MlflowConnection, *, pool_size: int = 8,
@@ -121,7 +123,7 @@ class RestRegistry:
         self.stop = stop or threading.Event()
         """Set when the run is cancelled: a read waiting to be sent again gives up at once."""
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
-        self.session = _session(MlflowCredentials.from_env(), pool_size)
+        self.session = _session(MlflowCredentials.from_env(), pool_size, self.stop)
         self._client: Any = None  # MLflow's client, only for artifacts the server does not serve
         self._client_lock = threading.Lock()
         self._artifacts_unserved = False
@@ -133,33 +135,37 @@ class RestRegistry:
         params: dict[str, Any] = {"max_results": page_size}
         if token:
             params["page_token"] = token
-        data = self._json("/registered-models/search", "list the registered models", params)
-        models = [
-            RegisteredModel(m["name"], m.get("description") or None,
-                            tuple(_version(v) for v in m.get("latest_versions") or ()))
-            for m in data.get("registered_models") or ()
-        ]
-        return Page(models, data.get("next_page_token") or None)
+        what = "list the registered models"
+        data = self._json("/registered-models/search", what, params)
+        models = [RegisteredModel(_text(m, "name", what), _optional_text(m, "description", what) or None,
+                                  tuple(_version(v, what) for v in _objects(m, "latest_versions", what)))
+                  for m in _objects(data, "registered_models", what)]
+        return Page(models, _optional_text(data, "next_page_token", what) or None)
 
     def versions(self, name: str) -> Iterator[Version]:
         token = None
+        tokens = PageTokens(self.base)
         while True:
             params: dict[str, Any] = {"filter": version_filter(name), "max_results": 10000}
             if token:
                 params["page_token"] = token
             data = self._json("/model-versions/search", "list the versions", params)
-            yield from (_version(v) for v in data.get("model_versions") or ())
-            token = data.get("next_page_token")
+            yield from (_version(v, "list the versions") for v in _objects(data, "model_versions", "list the versions"))
+            token = tokens.next(_optional_text(data, "next_page_token", "list the versions"))
             if not token:
                 return
 
     def run(self, run_id: str) -> Run:
-        run = self._json("/runs/get", f"read run {run_id}", {"run_id": run_id}).get("run") or {}
-        data = run.get("data") or {}
+        what = f"read run {run_id}"
+        run = self._json("/runs/get", what, {"run_id": run_id}).get("run") or {}
+        data = run.get("data") or {} if isinstance(run, dict) else None
+        info = run.get("info") or {} if isinstance(run, dict) else None
+        if not isinstance(data, dict) or not isinstance(info, dict):
+            raise _unexpected(what, "run is not an object with data and info")
         return Run(
-            params={p["key"]: str(p.get("value", "")) for p in data.get("params") or ()},
-            tags={t["key"]: t.get("value", "") for t in data.get("tags") or ()},
-            artifact_uri=(run.get("info") or {}).get("artifact_uri"),
+            params={_text(p, "key", what): str(p.get("value", "")) for p in _objects(data, "params", what)},
+            tags={_text(t, "key", what): str(t.get("value", "")) for t in _objects(data, "tags", what)},
+            artifact_uri=_optional_text(info, "artifact_uri", what),
         )
 
     def mlmodel_text(self, version: Version) -> str | None:
@@ -211,9 +217,12 @@ class RestRegistry:
             try:
                 response = self.session.get(self.base + path, params=params, timeout=self.timeout,
                                             allow_redirects=False, verify=self.session.verify)
-            except requests.ReadTimeout:  # not retried: the same call is likely to be as slow again
-                raise ReadError(f"MLflow did not answer in time to {what} (read timeout)",
-                                unreachable=not self._healthy()) from None
+            except requests.ReadTimeout as exc:  # not retried: the same call is likely to be as slow again
+                cause = str(exc) if isinstance(exc, AnswerTooSlow) else "read timeout"
+                raise ReadError(f"MLflow did not answer in time to {what} ({cause})",
+                                unreachable=not self.stop.is_set() and not self._healthy()) from None
+            except AnswerTooBig as exc:  # not retried: it would be as big again
+                raise ReadError(f"MLflow's answer to {what} was refused: {exc}") from None
             except requests.RequestException as exc:
                 if last:  # one call MLflow keeps dropping fails its model; a dead server, the run
                     raise ReadError(f"MLflow did not answer ({_transport_reason(exc)})",
@@ -245,8 +254,56 @@ def version_filter(name: str) -> str:
     return f'name="{name}"' if "'" in name else f"name='{name}'"
 
 
-def _version(v: dict[str, Any]) -> Version:
-    return Version(v["name"], str(v["version"]), v.get("run_id") or None, v.get("source") or None)
+def _version(v: dict[str, Any], what: str) -> Version:
+    if not isinstance(v.get("version"), (str, int)):
+        raise _unexpected(what, "a model version without a version number")
+    return Version(_text(v, "name", what), str(v["version"]), _optional_text(v, "run_id", what) or None,
+                   _optional_text(v, "source", what) or None)
+
+
+# An answer of the wrong shape (a proxy, another server, a broken one) is a ReadError naming the call,
+# not a KeyError or TypeError deep in the run.
+
+def _objects(data: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    items = data.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _unexpected(what, f"{key} is not a list of objects")
+    return items
+
+
+def _text(data: dict[str, Any], key: str, what: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise _unexpected(what, f"an entry without a {key}")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str, what: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _unexpected(what, f"{key} is not text")
+    return value
+
+
+def _unexpected(what: str, detail: str) -> "ReadError":
+    return ReadError(f"MLflow answered the call to {what} with JSON of an unexpected shape ({detail})")
+
+
+class PageTokens:
+    """The page tokens of one listing: one sent twice means the server's paging loops, which would list
+    the same models for ever, so the listing ends there with an error naming the server."""
+
+    def __init__(self, server: str):
+        self.server = server
+        self.seen: set[str] = set()
+
+    def next(self, token: str | None) -> str | None:
+        if token and token in self.seen:
+            raise ReadError(f"MLflow at {redact_uri(self.server)} sent the same next_page_token twice "
+                            f"(after {len(self.seen)} pages): its paging loops, so the listing stops here")
+        if token:
+            self.seen.add(token)
+        return token
 
 
 def _error_code(response: requests.Response) -> str | None:
@@ -270,10 +327,11 @@ def _transport_reason(exc: requests.RequestException) -> str:
     return short_reason(exc)
 
 
-def _session(credentials: MlflowCredentials, pool_size: int) -> requests.Session:
+def _session(credentials: MlflowCredentials, pool_size: int, stop: threading.Event) -> requests.Session:
     session = requests.Session()
-    session.mount("http://", _QuickAckAdapter(pool_maxsize=pool_size, max_retries=0))
-    session.mount("https://", HTTPAdapter(pool_maxsize=pool_size, max_retries=0))
+    adapter = _QuickAckAdapter(max_bytes=MAX_ANSWER_BYTES, stop=stop, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     if credentials.username and credentials.password:
         session.auth = (credentials.username, credentials.password)
     if credentials.token:
@@ -312,14 +370,12 @@ class _QuickAckConnection(HTTPConnection):
         return sock
 
 
-class _QuickAckPool(HTTPConnectionPool):
+class _QuickAckPool(WatchedHTTPPool):
     ConnectionCls = _QuickAckConnection
 
 
-class _QuickAckAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme, "http": _QuickAckPool}
+class _QuickAckAdapter(BoundedAdapter):
+    http_pool = _QuickAckPool
 
 
 # ----------------------------------------------------------------------------------- MLflow client
@@ -351,11 +407,12 @@ class ClientRegistry:
 
     def versions(self, name: str) -> Iterator[Version]:
         token = None
+        tokens = PageTokens(self.connection.trackingUri)
         while True:
             page = _client_call(lambda: self.client.search_model_versions(
                 filter_string=version_filter(name), page_token=token))
             yield from (_client_version(v) for v in page)
-            token = page.token
+            token = tokens.next(page.token)
             if not token:
                 return
 

@@ -17,13 +17,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import yaml
-
 from ..document.config import MlflowConnection
 from ..errors import short_reason
-from .mlflow_api import PAGE_SIZE, registry_for
+from .mlflow_api import PAGE_SIZE, PageTokens, registry_for
 from .records import ReadError, RegisteredModel, Registry, Run, Version
 from ..document.redact import without_credentials
+from ..document.safe_yaml import TooManyValues, load_bounded
+from .mlflow_api import PAGE_SIZE, PageTokens, ReadError, RegisteredModel, Registry, Run, Version, registry_for
 
 
 class ModelError(Exception):
@@ -57,10 +57,11 @@ class MlflowSource:
     def iter_models(self) -> Iterator[RegisteredModel]:
         """Every registered model, page after page, streamed so memory does not grow with the registry."""
         token = None
+        tokens = PageTokens(self.connection.trackingUri)
         while True:
             page = self._read(lambda: self.registry.models_page(self.page_size, token))
+            token = tokens.next(page.token)  # before its models: a page sent again is not counted again
             yield from page.models
-            token = page.token
             if not token:
                 return
 
@@ -139,6 +140,8 @@ class MlflowSource:
         if inputs is None:
             try:
                 inputs = self._inputs_from_mlmodel(version)
+            except TooManyValues as exc:
+                raise ModelError(f"the MLmodel file of version {version.version} is refused: {exc}") from None
             except ReadError as exc:
                 if exc.unreachable:
                     raise ModelError(f"cannot read the MLmodel file of version {version.version}: {exc}") from None
@@ -154,7 +157,7 @@ class MlflowSource:
 
     def _inputs_from_mlmodel(self, version: Version) -> list[Any] | None:
         text = self._read(lambda: self.registry.mlmodel_text(version))
-        mlmodel = yaml.safe_load(text) if text is not None else None
+        mlmodel = load_bounded(text) if text is not None else None
         signature = (mlmodel if isinstance(mlmodel, dict) else {}).get("signature") or {}
         if not signature.get("inputs"):
             return None
@@ -185,8 +188,10 @@ def _parse_loose(text: Any) -> Any:
 
 def _features(inputs: list[Any]) -> list[dict[str, str]]:
     """Named columns only (tensor inputs have no names); `string` is categorical, the rest numerical."""
+    if not isinstance(inputs, list):
+        return []
     return [
         {"name": col["name"], "dataType": "categorical" if col.get("type") == "string" else "numerical"}
         for col in inputs
-        if isinstance(col, dict) and col.get("name")
+        if isinstance(col, dict) and col.get("name") and isinstance(col["name"], str)
     ]

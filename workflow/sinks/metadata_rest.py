@@ -21,7 +21,7 @@ from ..document.redact import uri_password, variable_name, with_password
 from ..errors import EndpointError, UserError
 from ..events import Outcome
 from ..openmetadata.om_client import ApiError, OpenMetadataClient, describe_failure, model_fqn, quote_fqn_part, \
-    version_warning
+    unexpected_answer, version_warning
 from ..openmetadata.tls import tls_warnings
 from ..registry.mlflow_source import BuiltModel
 from .base import SinkResult, source_hash
@@ -106,21 +106,34 @@ class OpenMetadataSink:
         return body, stored_as
 
     def _existing_models(self) -> dict[str, Existing]:
+        """The service's models, page after page; an answer that is not a page of models, or a cursor
+        the server already sent (a listing that would never end), is an error naming the call."""
         found: dict[str, Existing] = {}
+        cursors: set[str] = set()
         after = None
         while True:
             params: dict[str, Any] = {"service": self.service, "limit": 1000, "include": "all"}
             if after:
                 params["after"] = after
             page = self.client.get("/mlmodels", **params) or {}
-            for entity in page.get("data", []):
+            data = page.get("data", []) if isinstance(page, dict) else None
+            if not isinstance(data, list):
+                raise unexpected_answer(self.client, "GET /mlmodels", "no list of models in its data")
+            for entity in data:
+                if not _listed_model(entity):
+                    raise unexpected_answer(self.client, "GET /mlmodels", "a model without a name or an id")
                 fqn = entity.get("fullyQualifiedName") or model_fqn(self.service, entity["name"])
-                found[fqn] = Existing(entity["id"], entity["name"], entity.get("sourceHash"),
-                                      bool(entity.get("deleted")),
-                                      {key: entity.get(key) for key in COMPARED_FIELDS} if self.keep_fields else {})
-            after = (page.get("paging") or {}).get("after")
+                found[str(fqn)] = Existing(entity["id"], entity["name"], entity.get("sourceHash"),
+                                           bool(entity.get("deleted")),
+                                           {key: entity.get(key) for key in COMPARED_FIELDS} if self.keep_fields else {})
+            paging = page.get("paging")
+            after = paging.get("after") if isinstance(paging, dict) else None
             if not after:
                 return found
+            if str(after) in cursors:
+                raise unexpected_answer(self.client, "GET /mlmodels", f"the same paging.after cursor twice "
+                                        f"({len(found)} models listed): its paging loops")
+            cursors.add(str(after))
 
     def write(self, batch: list[BuiltModel]) -> list[SinkResult]:
         results: list[SinkResult] = []
@@ -169,10 +182,11 @@ class OpenMetadataSink:
         return [self._send_one(r) if r["name"] in rejected else SinkResult(r["name"], self._outcome(r["name"]))
                 for r in requests]
 
-    def _rejected_names(self, answer: dict[str, Any]) -> set[str]:
+    def _rejected_names(self, answer: Any) -> set[str]:
         names = set()
-        for item in answer.get("failedRequest") or []:
-            request = item.get("request")
+        failed = answer.get("failedRequest") if isinstance(answer, dict) else None
+        for item in failed if isinstance(failed, list) else []:
+            request = item.get("request") if isinstance(item, dict) else None
             names.add(request.get("name") if isinstance(request, dict) else _name_from_fqn(str(request), self.service))
         return names
 
@@ -244,6 +258,11 @@ class OpenMetadataSink:
     def close(self, complete: bool) -> list[str]:
         """Nothing to close: the client is the run's, and the run closes it once its status is recorded."""
         return []
+
+
+def _listed_model(entity: Any) -> bool:
+    """Whether an entry of a listing page is a model: an object with a string name and id."""
+    return isinstance(entity, dict) and isinstance(entity.get("name"), str) and isinstance(entity.get("id"), str)
 
 
 def _name_from_fqn(fqn: str, service: str) -> str:
