@@ -1,16 +1,24 @@
-"""Side by side: our `metadata ingest` and the official CLI, on the same MLflow server and stand-in.
+"""Side by side: our `metadata ingest` and the official CLI, on the same MLflow server and stand-in,
+over a modelled network.
 
-    .venv/bin/python benchmarks/compare.py                        # N = 1,000, 2 rounds
-    .venv/bin/python benchmarks/compare.py --counts 1000 10000 --rounds 3
+    .venv/bin/python benchmarks/compare.py                                   # N = 1,000, loopback
+    .venv/bin/python benchmarks/compare.py --rtt-ms 0 2 20 --rerun           # the README's table
+    .venv/bin/python benchmarks/compare.py --counts 10000 --rerun --registry-cache ~/.cache/om-bench
+    .venv/bin/python benchmarks/compare.py --counts 50 --basic-auth
 
 For each N: a real `mlflow server` (sqlite, 2 workers, served artifacts) is filled with N models,
-each with a run, params and a logged model with a signature (benchmarks/registry.py). Then, round
-after round, each tool ingests them into a fresh OpenMetadata stand-in; printed per run: wall time,
-models per second, peak RSS of the tool's process, models delivered and delivered with features,
-and per round the throughput ratio ours / official. The stand-in's contents after each tool are
-compared model by model (hyper-parameters, features, store). The official CLI runs when
-OM_PEER_PYTHON names a Python with it (`../shared/tools/peer_venv.sh DIR`), and only up to
---official-max models: at its 4.7 models/s, 10,000 models would take 35 minutes a round.
+each with a run, params and a logged model with a signature (benchmarks/registry.py). Then, for
+each round trip and round, each tool ingests them into a fresh OpenMetadata stand-in. A round trip
+above 0 puts benchmarks/latency_proxy.py between the tool and both servers (RTT/2 each way per
+chunk, one RTT per new connection, no bandwidth cap); 0 is plain loopback, no proxy. Printed per
+run: wall time, models per second, peak RSS of the tool's process, MLflow requests per model (from
+the server's access log: every request the run made, listing and checks included), the MLflow
+server's CPU seconds (its whole process group, from /proc), models delivered and delivered with
+features; and per round the ratio official / ours. The stand-in's contents after each tool are
+compared model by model (hyper-parameters, features, store). `--rerun` runs ours a second time
+into the same stand-in, unchanged registry: what a scheduled run costs. The official CLI runs when
+OM_PEER_PYTHON names a Python with it (`../shared/tools/peer_venv.sh DIR`), up to --official-max
+models.
 
 Also printed: `metadata --help`, the TUI's first frame, and the time to report a refused port.
 """
@@ -21,31 +29,37 @@ import base64
 import json
 import os
 import platform
+import re
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from mlflow_server import start_mlflow_server  # noqa: E402
+from mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, MlflowServer, start_mlflow_server  # noqa: E402
 from om_standin import OpenMetadataStandIn  # noqa: E402
 from registry import seed_registry  # noqa: E402
 
 OURS = str(Path(sys.executable).with_name("metadata"))
+READER = ("reader", "reader-password-1234")
+"""A user the basic-auth server's default READ permission lets see every model, nothing more."""
 
 
 @dataclass(frozen=True)
 class Tool:
     name: str
     command: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +69,8 @@ class Result:
     rss_mb: float
     exit_code: int
     contents: dict[str, tuple]
+    mlflow_requests: int
+    server_cpu: float
 
     @property
     def delivered(self) -> int:
@@ -84,26 +100,51 @@ def workflow(mlflow_url: str, om_url: str, token: str, registry_uri: str | None 
     }
 
 
-def run_tool(tool: Tool, mlflow_url: str, folder: Path, registry_uri: str | None = None) -> Result:
-    """One ingestion into a fresh stand-in, its wall time, peak RSS and what the stand-in received."""
+@contextmanager
+def network(rtt_ms: float, *urls: str) -> Iterator[list[str]]:
+    """The URLs to reach `urls` through, `rtt_ms` away: themselves at 0, else a latency proxy's."""
+    if not rtt_ms:
+        yield list(urls)
+        return
+    proxy = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "latency_proxy.py"), "--rtt-ms", str(rtt_ms),
+                              *urls], stdout=subprocess.PIPE, text=True)
+    try:
+        yield [proxy.stdout.readline().split(" -> ")[1].strip() for _ in urls]
+    finally:
+        proxy.terminate()
+        proxy.wait()
+
+
+def run_tool(tool: Tool, server: MlflowServer, rtt_ms: float, folder: Path, *, rerun: bool = False,
+             registry_uri: str | None = None) -> list[Result]:
+    """One ingestion into a fresh stand-in (and with `rerun`, a second one into the same stand-in)."""
     token = bot_jwt()
-    with OpenMetadataStandIn(token=token) as om:
+    with OpenMetadataStandIn(token=token) as om, network(rtt_ms, server.url, om.root_url) as (mlflow_url, om_root):
         config = folder / f"{tool.name}.yaml"
-        config.write_text(yaml.safe_dump(workflow(mlflow_url, om.url, token, registry_uri)))
-        log = folder / f"{tool.name}.log"
-        started = time.perf_counter()
-        with open(log, "wb") as out:
-            process = subprocess.Popen([tool.command, "ingest", "-c", str(config)], stdout=out, stderr=subprocess.STDOUT)
-            peak_kb = 0
-            while process.poll() is None:
-                peak_kb = max(peak_kb, _high_water_kb(process.pid))
-                time.sleep(0.05)
-        wall = time.perf_counter() - started
-        contents = {m["name"]: _content(m) for m in om.models.values() if not m.get("deleted")}
+        config.write_text(yaml.safe_dump(workflow(mlflow_url, om_root + "/api", token, registry_uri)))
+        return [_one_run(tool, server, om, config, folder) for _ in range(2 if rerun else 1)]
+
+
+def _one_run(tool: Tool, server: MlflowServer, om: OpenMetadataStandIn, config: Path, folder: Path) -> Result:
+    log = folder / f"{tool.name}.log"
+    requests_before, cpu_before = _access_log_requests(server), _cpu_seconds(server.process.pid)
+    env = {**os.environ, "XDG_CACHE_HOME": str(folder / "cache"), **tool.env}
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        process = subprocess.Popen([tool.command, "ingest", "-c", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                   env=env)
+        peak_kb = 0
+        while process.poll() is None:
+            peak_kb = max(peak_kb, _high_water_kb(process.pid))
+            time.sleep(0.02)
+    wall = time.perf_counter() - started
+    time.sleep(0.5)  # the server's workers write their access log lines a moment after answering
+    contents = {m["name"]: _content(m) for m in om.models.values() if not m.get("deleted")}
     if process.returncode != 0:
         tail = "\n    ".join(log.read_text(errors="replace").splitlines()[-8:])
         print(f"  ! {tool.name} exited {process.returncode}; its last lines:\n    {tail}")
-    return Result(tool.name, wall, peak_kb / 1024, process.returncode, contents)
+    return Result(tool.name, wall, peak_kb / 1024, process.returncode, contents,
+                  _access_log_requests(server) - requests_before, _cpu_seconds(server.process.pid) - cpu_before)
 
 
 def _high_water_kb(pid: int) -> int:
@@ -114,6 +155,27 @@ def _high_water_kb(pid: int) -> int:
     except OSError:
         return 0
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+
+
+ACCESS_LINE = re.compile(rb'"(GET|POST|PUT|PATCH|DELETE|HEAD) \S+ HTTP/1\.[01]"')
+
+
+def _access_log_requests(server: MlflowServer) -> int:
+    """Requests the server has answered so far, from its access log (uvicorn logs each one)."""
+    return len(ACCESS_LINE.findall(server.log_path.read_bytes()))
+
+
+def _cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every live process in a process group (the server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _content(model: dict) -> tuple:
@@ -133,33 +195,63 @@ def same_contents(a: Result, b: Result) -> str:
 # ------------------------------------------------------------------------------------------ report
 
 
-def print_run(r: Result, count: int, round_no: int) -> None:
-    print(f"  round {round_no} {r.tool:<9} {r.wall:8.1f} s {count / r.wall:8.1f} models/s {r.rss_mb:7.0f} MB peak"
-          f"   delivered {r.delivered}, with features {r.with_features}, exit {r.exit_code}")
+def print_run(r: Result, count: int, label: str) -> None:
+    print(f"  {label} {r.tool:<14} {r.wall:7.1f} s {count / r.wall:7.0f} models/s {r.rss_mb:5.0f} MB peak "
+          f"{r.mlflow_requests / count:5.2f} MLflow req/model {r.server_cpu:6.1f} CPU-s server   "
+          f"delivered {r.delivered}, with features {r.with_features}, exit {r.exit_code}", flush=True)
 
 
-def bench_count(count: int, rounds: int, tools: list[Tool], folder: Path) -> dict[str, list[Result]]:
-    server = start_mlflow_server(folder / f"mlflow-{count}", workers=2)
+def registry_server(count: int, folder: Path, cache: Path | None, basic_auth: bool) -> MlflowServer:
+    """A server holding `count` seeded models; with `cache`, seeded once and kept there for later runs."""
+    root = (cache or folder) / f"mlflow-{count}{'-basic-auth' if basic_auth else ''}"
+    seeded = root / "seeded"
+    server = start_mlflow_server(root, workers=2, app_name="basic-auth" if basic_auth else None)
+    if seeded.exists():
+        print(f"\nN = {count:,}: the registry seeded earlier in {root}")
+        return server
+    started = time.perf_counter()
+    auth = server.auth
+    if auth:  # MLflow's client (used for the first, fully logged model) reads these
+        os.environ.update(MLFLOW_TRACKING_USERNAME=auth[0], MLFLOW_TRACKING_PASSWORD=auth[1])
+        _create_reader(server)
+    seed_registry(server.url, count, artifacts_dir=server.root / "artifacts", auth=auth)
+    seeded.write_text(str(count))
+    print(f"\nN = {count:,}: seeded in {time.perf_counter() - started:.0f} s")
+    return server
+
+
+def _create_reader(server: MlflowServer) -> None:
+    import requests
+
+    answer = requests.post(f"{server.url}/api/2.0/mlflow/users/create", auth=server.auth, timeout=30,
+                           json={"username": READER[0], "password": READER[1]})
+    answer.raise_for_status()
+
+
+def bench_count(count: int, args: argparse.Namespace, tools: list[Tool], folder: Path) -> None:
+    server = registry_server(count, folder, args.registry_cache, args.basic_auth)
     try:
-        started = time.perf_counter()
-        seed_registry(server.url, count, artifacts_dir=server.root / "artifacts")
-        print(f"\nN = {count:,}: seeded in {time.perf_counter() - started:.0f} s")
-        results: dict[str, list[Result]] = {t.name: [] for t in tools}
-        for round_no in range(1, rounds + 1):
-            for tool in tools:
-                result = run_tool(tool, server.url, folder)
-                results[tool.name].append(result)
-                print_run(result, count, round_no)
-            if len(tools) == 2:
-                ours, official = (results[t.name][-1] for t in tools)
-                print(f"  round {round_no} ratio ours/official: {official.wall / ours.wall:.1f}x the throughput; "
-                      f"contents {same_contents(ours, official)}")
-        for tool in tools:
-            walls = [r.wall for r in results[tool.name]]
-            rss = max(r.rss_mb for r in results[tool.name])
-            print(f"  {tool.name}: median {statistics.median(walls):.1f} s = {count / statistics.median(walls):.0f} "
-                  f"models/s, peak RSS {rss:.0f} MB over {rounds} round(s)")
-        return results
+        for rtt in args.rtt_ms:
+            print(f"  -- round trip {rtt:g} ms{' (loopback, no proxy)' if not rtt else ' (latency proxy)'}; "
+                  f"load {os.getloadavg()[0]:.1f}")
+            results: dict[str, list[Result]] = {}
+            for round_no in range(1, args.rounds + 1):
+                for tool in tools:
+                    runs = run_tool(tool, server, rtt, folder, rerun=args.rerun and tool.command == OURS)
+                    results.setdefault(tool.name, []).append(runs[0])
+                    print_run(runs[0], count, f"rtt {rtt:g} round {round_no}")
+                    for again in runs[1:]:
+                        again.tool += " re-run"
+                        results.setdefault(again.tool, []).append(again)
+                        print_run(again, count, f"rtt {rtt:g} round {round_no}")
+                if "official" in results:
+                    ours, official = results[tools[0].name][-1], results["official"][-1]
+                    print(f"  rtt {rtt:g} round {round_no} official / ours: {official.wall / ours.wall:.1f}x; "
+                          f"contents {same_contents(ours, official)}", flush=True)
+            for name, runs in results.items():
+                wall = statistics.median(r.wall for r in runs)
+                print(f"  rtt {rtt:g} {name}: median {wall:.1f} s = {count / wall:.0f} models/s, peak RSS "
+                      f"{max(r.rss_mb for r in runs):.0f} MB over {len(runs)} round(s)", flush=True)
     finally:
         server.stop()
 
@@ -195,7 +287,13 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1000], help="registry sizes (default 1000)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rtt-ms", type=float, nargs="+", default=[0.0],
+                        help="round trips to both servers, in ms (default 0: loopback)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rerun", action="store_true", help="also time our unchanged re-run")
+    parser.add_argument("--basic-auth", action="store_true",
+                        help="MLflow with its basic-auth app: ours as the admin and as a read-only user")
+    parser.add_argument("--registry-cache", type=Path, help="keep seeded registries in this folder and reuse them")
     parser.add_argument("--official-max", type=int, default=1000, help="largest N to run the official CLI on")
     parser.add_argument("--no-startup", action="store_true", help="skip --help, first frame and refused ports")
     args = parser.parse_args(argv)
@@ -207,10 +305,16 @@ def main(argv: list[str] | None = None) -> int:
         print("OM_PEER_PYTHON is not set: the official CLI is not run (build it with ../shared/tools/peer_venv.sh DIR)")
     if not args.no_startup:
         startup_figures(official)
+    admin = dict(MLFLOW_TRACKING_USERNAME=ADMIN_USERNAME, MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD)
+    reader = dict(MLFLOW_TRACKING_USERNAME=READER[0], MLFLOW_TRACKING_PASSWORD=READER[1])
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.counts:
-            tools = [Tool("ours", OURS)] + ([official] if official and count <= args.official_max else [])
-            bench_count(count, args.rounds, tools, Path(tmp))
+            tools = [Tool("ours", OURS)]
+            if args.basic_auth:
+                tools = [Tool("ours admin", OURS, admin), Tool("ours read-only", OURS, reader)]
+            if official and count <= args.official_max:
+                tools.append(Tool("official", official.command, admin if args.basic_auth else {}))
+            bench_count(count, args, tools, Path(tmp))
     return 0
 
 

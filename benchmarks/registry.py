@@ -32,12 +32,14 @@ FEATURE_SETS = (["x", "label"], ["x", "y", "label"], ["age", "income", "segment"
 
 
 def seed_registry(url: str, count: int, *, prefix: str = "bench-", threads: int = 8,
-                  artifacts_dir: Path | None = None) -> list[str]:
+                  artifacts_dir: Path | None = None, auth: tuple[str, str] | None = None) -> list[str]:
     """Create `count` models named `{prefix}{i:05d}` and return their names.
 
     With `artifacts_dir` (the server's --artifacts-destination, when this process started the
     server) the artifact files are written there directly, which is where the server's upload
-    would put them, saving five uploads per model; without it they are uploaded.
+    would put them, saving five uploads per model; without it they are uploaded. `auth` is a
+    basic-auth user for a server that wants one (MLflow's client, which logs the first model,
+    reads MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead).
     """
     from mlflow_server import seed_bulk_models
 
@@ -46,13 +48,16 @@ def seed_registry(url: str, count: int, *, prefix: str = "bench-", threads: int 
     if not names:
         return names
     seed_bulk_models(url, 1, prefix=prefix, with_signature=True)  # the real one: names[0]
-    template = _template(url, names[0])
-    experiment = _call(requests, "POST", url, "/experiments/create", {"name": f"{prefix}bulk"})["experiment_id"]
+    first = requests.Session()
+    first.auth = auth
+    template = _template(first, url, names[0])
+    experiment = _call(first, "POST", url, "/experiments/create", {"name": f"{prefix}bulk"})["experiment_id"]
     local = threading.local()
 
     def session() -> requests.Session:
         if not hasattr(local, "session"):
             local.session = requests.Session()
+            local.session.auth = auth
             # A kept-alive connection to `mlflow server` waits ~40 ms per call for a delayed ACK
             # (see workflow/mlflow_api.py); a fresh one per call costs ~5 ms.
             local.session.headers["Connection"] = "close"
@@ -63,12 +68,12 @@ def seed_registry(url: str, count: int, *, prefix: str = "bench-", threads: int 
     return names
 
 
-def _template(url: str, name: str) -> dict[str, bytes]:
+def _template(http: requests.Session, url: str, name: str) -> dict[str, bytes]:
     """The artifact files of the model `log_model` wrote, read back through the server."""
-    version = _call(requests, "GET", url, "/registered-models/get", {"name": name})["registered_model"]["latest_versions"][0]
+    version = _call(http, "GET", url, "/registered-models/get", {"name": name})["registered_model"]["latest_versions"][0]
     files = {}
     for path in ARTIFACT_FILES:
-        answer = requests.get(f"{url}/model-versions/get-artifact",
+        answer = http.get(f"{url}/model-versions/get-artifact",
                               params={"name": name, "version": version["version"], "path": path}, timeout=30)
         answer.raise_for_status()
         files[path] = answer.content
@@ -107,7 +112,7 @@ def _mlmodel(template: bytes, model_id: str, run_id: str, columns: list[str]) ->
     return yaml.safe_dump(mlmodel, sort_keys=False).encode()
 
 
-def _call(http, method: str, url: str, path: str, body: dict) -> dict:  # noqa: ANN001 - requests or a Session
+def _call(http: requests.Session, method: str, url: str, path: str, body: dict) -> dict:
     kwargs = {"params": body} if method == "GET" else {"json": body}
     answer = http.request(method, f"{url}{API}{path}", timeout=30, **kwargs)
     if answer.status_code != 200:

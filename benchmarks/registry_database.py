@@ -64,9 +64,9 @@ def bench(server, registry_uri: str, count: int, rounds: int, folder: Path) -> N
     results: dict[str, list[Result]] = {"http": [], "mysql": []}
     for round_no in range(1, rounds + 1):
         for name, uri in (("http", None), ("mysql", registry_uri)):
-            result = run_tool(Tool(name, OURS), server.url, folder, registry_uri=uri)
+            result = run_tool(Tool(name, OURS), server, 0, folder, registry_uri=uri)[0]
             results[name].append(result)
-            print_run(result, count, round_no)
+            print_run(result, count, f"round {round_no}")
         print(f"  round {round_no} contents: {same_contents(results['http'][-1], results['mysql'][-1])}")
     medians = {name: statistics.median(r.wall for r in runs) for name, runs in results.items()}
     for name, runs in results.items():
