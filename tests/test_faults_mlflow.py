@@ -3,9 +3,11 @@
 send nothing twice, and a rerun once MLflow is back must deliver the rest.
 
 MLflow is a real `mlflow server` (conftest's `fault_registry`: 30 plain models fault-00000...) behind
-the fault proxy of tests/mlflow_proxy.py; the OpenMetadata stand-in's state is the judge. The plain
-models have no MLmodel file, so each read is: the run, then the server's `get-artifact`, which says
-there is no such file (a warning: the model is ingested without features).
+the fault proxy of tests/mlflow_proxy.py; the OpenMetadata stand-in's state is the judge. The runs are read together (`runs/search`),
+then each model's MLmodel file through the server's `get-artifact`, which for these plain models
+says there is no such file (a warning: the model is ingested without features). Tests about one
+model's run make the server refuse `runs/search` (`one_run_at_a_time`): each run is then read on its
+own, one `runs/get` per model, as a server that cannot search runs by id is read.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from workflow.runner import run_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS_GET = "/api/2.0/mlflow/runs/get"
+RUNS_SEARCH = "/api/2.0/mlflow/runs/search"
 LISTING = re.compile(r"/registered-models/search\?max_results=1000(&|$)")
 """The run's listing (the checks' probes ask for 1 and 100 models)."""
 GET_ARTIFACT = "/model-versions/get-artifact"
@@ -107,6 +110,11 @@ class Recorded:
             self.failed[event.name] = event.reason
 
 
+def one_run_at_a_time(mlflow: MlflowProxy) -> None:
+    """The server answers 404 to `runs/search`, as one without it would: each run is read on its own."""
+    mlflow.inject(RUNS_SEARCH, "status", status=404, times=None)
+
+
 def run(config: dict, *, workers: int = 2):
     """run_workflow in this process: (summary, recorded events, seconds taken)."""
     events = Recorded()
@@ -123,6 +131,7 @@ def test_mlflow_stopping_mid_run_ends_promptly_names_what_was_not_read_and_a_rer
     url, names = registry
     with MlflowProxy(url) as mlflow:
         path = write_config(seed_config(mlflow.url, om.url, **{"workflowConfig.loggerLevel": "DEBUG"}))
+        one_run_at_a_time(mlflow)
         mlflow.go_down_at(RUNS_GET, nth=8)  # the listing is done; the 8th run read meets a port that refuses
         code, output, seconds = metadata("ingest", "-c", str(path), "--workers", "2")
         assert mlflow.went_down
@@ -159,12 +168,12 @@ def test_mlflow_stopping_mid_run_ends_promptly_names_what_was_not_read_and_a_rer
 
 
 @pytest.mark.parametrize("where, kind, status", [
-    (RUNS_GET, "reset", None),
-    (RUNS_GET, "drop", None),
-    (RUNS_GET, "status", 503),
+    (RUNS_SEARCH, "reset", None),
+    (RUNS_SEARCH, "drop", None),
+    (RUNS_SEARCH, "status", 503),
     ("/model-versions/get-artifact", "reset", None),
     (LISTING, "status", 502),
-], ids=["run-reset-mid-answer", "run-closed-without-answer", "run-503", "mlmodel-reset-mid-answer", "listing-502"])
+], ids=["runs-reset-mid-answer", "runs-closed-without-answer", "runs-503", "mlmodel-reset-mid-answer", "listing-502"])
 def test_a_fault_once_is_retried_and_every_model_arrives(registry, om, where, kind, status):
     url, names = registry
     with MlflowProxy(url) as mlflow:
@@ -180,7 +189,7 @@ def test_a_fault_once_is_retried_and_every_model_arrives(registry, om, where, ki
 def test_a_429_is_retried_after_the_retry_after_mlflow_asks_for(registry, om):
     url, names = registry
     with MlflowProxy(url) as mlflow:
-        fault = mlflow.inject(RUNS_GET, "status", status=429, retry_after="2")
+        fault = mlflow.inject(RUNS_SEARCH, "status", status=429, retry_after="2")
         summary, _, _ = run(seed_config(mlflow.url, om.url, **TEN))
         first, again = [r.at for r in mlflow.requests if r.path == fault.met[0]]
     assert 1.9 <= again - first < 5  # not the usual 0.5 s pause
@@ -193,6 +202,7 @@ def test_a_cancel_while_a_read_waits_out_a_retry_after_ends_the_run_at_once(regi
     not sent again, and nothing more is sent to OpenMetadata."""
     url, names = registry
     with MlflowProxy(url) as mlflow:
+        one_run_at_a_time(mlflow)
         fault = mlflow.inject(RUNS_GET, "status", status=429, retry_after="10", times=None)
         summary, seconds = run_cancelled_when(seed_config(mlflow.url, om.url, **TEN), lambda: fault.hits,
                                               workers=1)
@@ -208,7 +218,7 @@ def test_a_cancel_while_a_read_waits_out_a_retry_after_ends_the_run_at_once(regi
 def test_mlflow_restarting_within_the_retry_window_costs_nothing(registry, om):
     url, names = registry
     with MlflowProxy(url) as mlflow:
-        mlflow.go_down_at(RUNS_GET, nth=4)
+        mlflow.go_down_at(GET_ARTIFACT, nth=4)
 
         def restart() -> None:  # a restart of a few tenths of a second, as a deploy or a crash loop
             if mlflow.wait_down(30):
@@ -230,6 +240,7 @@ def test_a_model_mlflow_keeps_failing_is_reported_and_the_others_arrive(registry
     url, names = registry
     broken = "fault-00003"
     with MlflowProxy(url) as mlflow:
+        one_run_at_a_time(mlflow)
         fault = mlflow.inject(f"run_id={run_id_of(url, broken)}", "status", status=502, times=None)
         summary, events, _ = run(seed_config(mlflow.url, om.url, **TEN))
         assert fault.hits == retry.MAX_ATTEMPTS  # the read and its retries
@@ -247,6 +258,7 @@ def test_one_answer_later_than_the_read_timeout_fails_only_that_model_without_wa
     url, names = registry
     slow = "fault-00005"
     with MlflowProxy(url) as mlflow:
+        one_run_at_a_time(mlflow)
         mlflow.inject(f"run_id={run_id_of(url, slow)}", "delay", seconds=LATE, times=None)
         summary, events, seconds = run(seed_config(mlflow.url, om.url))
     assert seconds < LATE  # the run did not wait for the late answer
@@ -258,6 +270,7 @@ def test_one_answer_later_than_the_read_timeout_fails_only_that_model_without_wa
 def test_mlflow_hanging_mid_run_ends_the_run_within_the_read_timeout(registry, om, short_read_timeout):
     url, names = registry
     with MlflowProxy(url) as mlflow:
+        one_run_at_a_time(mlflow)
         mlflow.hang_at(RUNS_GET, nth=4)  # from the 4th run read on, MLflow takes connections and never answers
         summary, events, seconds = run(seed_config(mlflow.url, om.url, **TEN), workers=1)
     assert seconds < SHORT_READ_TIMEOUT + 5
@@ -305,6 +318,7 @@ def test_a_run_mlflow_keeps_cutting_off_fails_only_its_model(registry, om, kind)
     url, names = registry
     broken = "fault-00004"
     with MlflowProxy(url) as mlflow:
+        one_run_at_a_time(mlflow)
         mlflow.inject(f"run_id={run_id_of(url, broken)}", kind, times=None)
         summary, events, _ = run(seed_config(mlflow.url, om.url, **TEN))
     assert list(events.failed) == [broken]
@@ -317,7 +331,7 @@ def test_a_file_sink_keeps_its_last_good_output_when_mlflow_stops_mid_run(regist
     out = tmp_path / "models.jsonl"
     out.write_text('{"name": "earlier-good-output"}\n')
     with MlflowProxy(url) as mlflow:
-        mlflow.go_down_at(RUNS_GET, nth=4)
+        mlflow.go_down_at(GET_ARTIFACT, nth=4)
         summary, events, _ = run(seed_config(mlflow.url, "http://127.0.0.1:9/api", **TEN,
                                              sink={"type": "file", "config": {"filename": str(out)}}))
     assert summary.exit_code == 1 and summary.incomplete and events.failed

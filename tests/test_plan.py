@@ -213,6 +213,7 @@ def test_a_model_that_cannot_be_read_is_listed_with_the_reason(mlflow_url, expec
 
     run_id = expected_models["churn-classifier"]["run_id"]
     with MlflowProxy(mlflow_url) as mlflow:
+        mlflow.inject("/runs/search", "status", status=404, times=None)  # each run is then read on its own
         mlflow.inject(f"run_id={run_id}", "status", status=404, times=None)
         code, out, _ = cli(capsys, "-c", str(write_config(seed_config(mlflow.url, om.url))), "--plan", "--json")
     assert code == 0

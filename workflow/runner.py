@@ -1,9 +1,10 @@
 """The one run path: MLflow source -> filter -> sink, concurrently, reporting typed events.
 
-The CLI, the TUI and the Airflow task all call `run_workflow` with an event handler. Reading a model
-from MLflow takes a few HTTP calls, so models are built by a bounded thread pool while the listing
-goes on; built models are sent to the sink in batches by a second small pool. At most a fixed number
-of models are in flight at once, so memory does not grow with the size of the registry.
+The CLI, the TUI and the Airflow task all call `run_workflow` with an event handler. Listed models
+are taken in batches: one call reads the runs of a batch, then each model is built (its MLmodel
+file read) by a bounded thread pool while the listing goes on; built models are sent to the sink in
+batches by a second small pool. At most a fixed number of models are in flight at once, so memory
+does not grow with the size of the registry.
 
 Events are emitted from the calling thread only, so handlers need no locking.
 """
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .checks import CheckReport, by_endpoint, iter_checks
 from .deletion_guard import DeletionLimit, check_deletions
@@ -33,7 +35,7 @@ from .events import (
     TotalKnown,
 )
 from .document.filters import filtered_reason
-from .registry.records import ReadError, RegisteredModel
+from .registry.records import ReadError, RegisteredModel, Run
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for
@@ -47,6 +49,8 @@ from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
 from .openmetadata.stored_connection import with_stored_connection
 
 DEFAULT_WORKERS = 8
+RUN_BATCH = 100
+"""Models whose runs are read in one call before they are built."""
 MAX_PENDING_WRITES = 2
 """Batches handed to the sink and not yet answered; more waits, so a slow sink bounds memory too."""
 REGISTRY = "MLflow registry"
@@ -250,21 +254,38 @@ class _Run:
         listed_names: set[str] = set()
         listed = 0
         complete = False
-        window = self.workers * 4
+        window = max(self.workers * 4, 2 * RUN_BATCH + self.workers)
+        chunk: list[RegisteredModel] = []
+        fetches: dict[Future[dict[str, Run]], list[RegisteredModel]] = {}
         builds: dict[Future[BuiltModel | None], str] = {}
         writes: set[Future[list[SinkResult]]] = set()
         batch: list[BuiltModel] = []
         with ThreadPoolExecutor(self.workers, thread_name_prefix="mlflow") as readers, \
                 ThreadPoolExecutor(2, thread_name_prefix="sink") as writers:
 
+            def fetch() -> None:
+                """Read the runs of the models listed so far, then build them."""
+                if chunk:
+                    fetches[readers.submit(self._prefetch, source, chunk[:])] = chunk[:]
+                    chunk.clear()
+
+            def in_flight() -> int:
+                return len(chunk) + len(builds) + sum(len(models) for models in fetches.values())
+
             def drain(block_until: int) -> None:
-                """Collect finished builds and writes until fewer than `block_until` builds are pending."""
+                """Collect finished reads and writes until fewer than `block_until` models are in flight."""
                 if self.cancel.is_set():
                     self._drop_queued(builds)
-                while (builds and len(builds) >= block_until) or len(writes) > MAX_PENDING_WRITES:
-                    done, _ = wait(list(builds) + list(writes), return_when=FIRST_COMPLETED)
+                    self._drop_queued(fetches)
+                while (in_flight() and in_flight() >= block_until) or len(writes) > MAX_PENDING_WRITES:
+                    done, _ = wait(list(fetches) + list(builds) + list(writes), return_when=FIRST_COMPLETED)
                     for future in done:
-                        if future in builds:
+                        if future in fetches:
+                            models = fetches.pop(future)
+                            runs = {} if future.exception() else future.result()  # unread runs: read one by one
+                            for model in models if runs is not None else ():
+                                builds[readers.submit(self._build, source, model, runs)] = model.name
+                        elif future in builds:
                             self._built(builds.pop(future), future, batch)
                         else:
                             writes.discard(future)
@@ -276,7 +297,6 @@ class _Run:
             try:
                 for model in source.iter_models():
                     if self.cancel.is_set():
-                        self._drop_queued(builds)
                         break
                     if model.name in listed_names:  # a paging loop would count the same models for ever
                         raise ReadError(f"MLflow at {redact_uri(self.config.mlflow.trackingUri)} listed the model "
@@ -289,7 +309,9 @@ class _Run:
                         self.emit(ModelFiltered(model.name, reason))
                         continue
                     seen.add(model.name)
-                    builds[readers.submit(self._build, source, model)] = model.name
+                    chunk.append(model)
+                    if len(chunk) >= RUN_BATCH:
+                        fetch()
                     drain(window)
                 else:
                     complete = True
@@ -298,6 +320,9 @@ class _Run:
                 reason = f"listing the registered models failed after {listed} models: {short_reason(exc)}"
                 self._fail(REGISTRY, reason)
                 self.tally.incomplete = f"{reason}; models after those were not read"
+            if self.cancel.is_set():
+                chunk.clear()
+            fetch()
             drain(1)
             if batch:
                 writes.add(writers.submit(self._write, batch[:]))
@@ -308,16 +333,20 @@ class _Run:
         return seen, complete and listed > 0
 
     @staticmethod
-    def _drop_queued(builds: dict[Future[BuiltModel | None], str]) -> None:
-        """On cancel, the builds not started yet are dropped; the ones running finish and are sent."""
-        for future in list(builds):
+    def _drop_queued(futures: dict[Future, Any]) -> None:
+        """On cancel, the reads not started yet are dropped; the ones running finish and are sent."""
+        for future in list(futures):
             if future.cancel():
-                del builds[future]
+                del futures[future]
 
-    def _build(self, source: MlflowSource, model: RegisteredModel) -> BuiltModel | None:
+    def _prefetch(self, source: MlflowSource, models: list[RegisteredModel]) -> dict[str, Run] | None:
+        """None for a batch that reached a reader after a cancel: its models are dropped, unread."""
+        return None if self.cancel.is_set() else source.prefetch(models)
+
+    def _build(self, source: MlflowSource, model: RegisteredModel, runs: dict[str, Run]) -> BuiltModel | None:
         """None for a build that was queued before a cancel and reached a reader after it: it is
         dropped like the queued ones, so no read starts once the user has cancelled."""
-        return None if self.cancel.is_set() else source.build(model)
+        return None if self.cancel.is_set() else source.build(model, runs)
 
     def _built(self, name: str, future: Future[BuiltModel | None], batch: list[BuiltModel]) -> None:
         try:

@@ -158,6 +158,10 @@ class DatabaseRegistry:
                   for t in (params, tags)]
         return Run({k: str(v or "") for k, v in values[0]}, {k: v or "" for k, v in values[1]}, found[0][0])
 
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        """None at once: each run is read on its own (`run`), a few SELECTs on a pooled connection."""
+        return {}
+
     def artifact_location(self, version: Version) -> str:
         """Where a version's files are: its source, or its logged model's folder for `models:/<id>`."""
         source = version.source or ""

@@ -1,7 +1,7 @@
 """Reading an MLflow registry: over its REST API when it is an HTTP server, else with MLflow's client.
 
-An ingestion only needs four reads: the registered models (paged), a model's versions, a run, and
-a version's `MLmodel` file. For an `http(s)://` tracking server they are plain GETs here, so a run
+An ingestion only needs four reads: the registered models (paged), a model's versions, runs (many
+at a time where the store can), and a version's `MLmodel` file. For an `http(s)://` tracking server they are plain GETs here, so a run
 never imports `mlflow` (seconds of start-up and about 130 MB of memory) and each call costs what the
 server costs. Any other store (a folder, a database, Databricks, a plugin) goes through MLflow's own
 client, imported on first use. Both readers return the same small records.
@@ -9,6 +9,7 @@ client, imported on first use. Both readers return the same small records.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from typing import Any, Iterator
@@ -28,6 +29,8 @@ from ..net.retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait
 
 API = "/api/2.0/mlflow"
 PAGE_SIZE = 1000  # MLflow's maximum for registered-model searches (its default is 100)
+RUN_ID = re.compile(r"[0-9a-z_-]+")
+"""Run ids MLflow's `run_id IN (...)` filter finds: it drops ids with capitals, and a quote would end the list."""
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 30.0
 HEALTH_TIMEOUT = 2.0
@@ -95,6 +98,9 @@ class SplitRegistry:
     def run(self, run_id: str) -> Run:
         return self.tracking.run(run_id)
 
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        return self.tracking.runs(run_ids)
+
     def mlmodel_text(self, version: Version) -> str | None:
         return self.tracking.mlmodel_text(version)
 
@@ -127,6 +133,8 @@ class RestRegistry:
         self._client: Any = None  # MLflow's client, only for artifacts the server does not serve
         self._client_lock = threading.Lock()
         self._artifacts_unserved = False
+        self._experiments: list[str] | None = None
+        self._experiments_lock = threading.Lock()
 
     def close(self) -> None:
         self.session.close()
@@ -157,16 +165,55 @@ class RestRegistry:
 
     def run(self, run_id: str) -> Run:
         what = f"read run {run_id}"
-        run = self._json("/runs/get", what, {"run_id": run_id}).get("run") or {}
-        data = run.get("data") or {} if isinstance(run, dict) else None
-        info = run.get("info") or {} if isinstance(run, dict) else None
-        if not isinstance(data, dict) or not isinstance(info, dict):
-            raise _unexpected(what, "run is not an object with data and info")
-        return Run(
-            params={_text(p, "key", what): str(p.get("value", "")) for p in _objects(data, "params", what)},
-            tags={_text(t, "key", what): str(t.get("value", "")) for t in _objects(data, "tags", what)},
-            artifact_uri=_optional_text(info, "artifact_uri", what),
-        )
+        return _run(self._json("/runs/get", what, {"run_id": run_id}).get("run") or {}, what)
+
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        """Many runs in one call, `runs/search` with `attributes.run_id IN (...)` over every experiment
+        (MLflow searches only the experiments it is named). A run it does not return (an experiment
+        created since, one this user may not read, an id the filter cannot hold) is left out, for
+        `run` to read on its own with the error that one would give."""
+        what = "read the runs"
+        wanted = sorted({i for i in run_ids if RUN_ID.fullmatch(i)})
+        found: dict[str, Run] = {}
+        token = None
+        tokens = PageTokens(self.base)
+        while wanted:
+            body: dict[str, Any] = {"experiment_ids": self._experiment_ids(), "run_view_type": "ALL",
+                                    "filter": f"attributes.run_id IN ({', '.join(repr(i) for i in wanted)})",
+                                    "max_results": len(wanted)}
+            if token:
+                body["page_token"] = token
+            data = self._json("/runs/search", what, {}, body=body)
+            for run in _objects(data, "runs", what):
+                info = run.get("info")
+                run_id = info.get("run_id") if isinstance(info, dict) else None
+                if not isinstance(run_id, str) or not run_id:
+                    raise _unexpected(what, "a run without info.run_id")
+                found[run_id] = _run(run, what)
+            token = tokens.next(_optional_text(data, "next_page_token", what))
+            if not token:
+                break
+        return found
+
+    def _experiment_ids(self) -> list[str]:
+        """Every experiment's id, deleted ones included (a run can outlive its experiment), listed once."""
+        what = "list the experiments"
+        with self._experiments_lock:
+            if self._experiments is None:
+                ids: list[str] = []
+                token = None
+                tokens = PageTokens(self.base)
+                while True:
+                    params: dict[str, Any] = {"max_results": 1000, "view_type": 3}  # ViewType.ALL
+                    if token:
+                        params["page_token"] = token
+                    data = self._json("/experiments/search", what, params)
+                    ids += [_text(e, "experiment_id", what) for e in _objects(data, "experiments", what)]
+                    token = tokens.next(_optional_text(data, "next_page_token", what))
+                    if not token:
+                        break
+                self._experiments = ids
+            return self._experiments
 
     def mlmodel_text(self, version: Version) -> str | None:
         """The MLmodel file, None when the version has none. One call: the server's `get-artifact`
@@ -196,8 +243,8 @@ class RestRegistry:
 
     # ---------------------------------------------------------------------------------- calls
 
-    def _json(self, path: str, what: str, params: dict[str, Any]) -> dict[str, Any]:
-        response = self._get(API + path, what, params)
+    def _json(self, path: str, what: str, params: dict[str, Any], *, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self._get(API + path, what, params, body=body)
         try:
             data = response.json()
         except ValueError:
@@ -208,15 +255,18 @@ class RestRegistry:
             raise ReadError(f"{data['error_code']}: {data.get('message', '')}")
         raise ReadError(f"MLflow answered HTTP {response.status_code} to {what}")
 
-    def _get(self, path: str, what: str, params: dict[str, Any]) -> requests.Response:
-        """One GET, sent up to `MAX_ATTEMPTS` times on a transport failure or 429/5xx (reads are safe
-        to repeat): a restart or a busy moment of a shared server is absorbed. A cancel (`stop`) during
-        a wait ends it with the failure or answer the read last got."""
+    def _get(self, path: str, what: str, params: dict[str, Any], *, body: dict[str, Any] | None = None
+             ) -> requests.Response:
+        """One GET (a POST with `body`: MLflow's searches that take one, still reads), sent up to
+        `MAX_ATTEMPTS` times on a transport failure or 429/5xx (reads are safe to repeat): a restart
+        or a busy moment of a shared server is absorbed. A cancel (`stop`) during a wait ends it with
+        the failure or answer the read last got."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last = attempt == MAX_ATTEMPTS
             try:
-                response = self.session.get(self.base + path, params=params, timeout=self.timeout,
-                                            allow_redirects=False, verify=self.session.verify)
+                response = self.session.request("GET" if body is None else "POST", self.base + path, params=params,
+                                                json=body, timeout=self.timeout, allow_redirects=False,
+                                                verify=self.session.verify)
             except requests.ReadTimeout as exc:  # not retried: the same call is likely to be as slow again
                 cause = str(exc) if isinstance(exc, AnswerTooSlow) else "read timeout"
                 raise ReadError(f"MLflow did not answer in time to {what} ({cause})",
@@ -304,6 +354,18 @@ class PageTokens:
         if token:
             self.seen.add(token)
         return token
+
+
+def _run(run: Any, what: str) -> Run:
+    data = run.get("data") or {} if isinstance(run, dict) else None
+    info = run.get("info") or {} if isinstance(run, dict) else None
+    if not isinstance(data, dict) or not isinstance(info, dict):
+        raise _unexpected(what, "run is not an object with data and info")
+    return Run(
+        params={_text(p, "key", what): str(p.get("value", "")) for p in _objects(data, "params", what)},
+        tags={_text(t, "key", what): str(t.get("value", "")) for t in _objects(data, "tags", what)},
+        artifact_uri=_optional_text(info, "artifact_uri", what),
+    )
 
 
 def _error_code(response: requests.Response) -> str | None:
@@ -419,6 +481,10 @@ class ClientRegistry:
     def run(self, run_id: str) -> Run:
         run = _client_call(lambda: self.client.get_run(run_id))
         return Run(dict(run.data.params), dict(run.data.tags), run.info.artifact_uri)
+
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        """None at once: through MLflow's client each run is read on its own (`run`)."""
+        return {}
 
     def mlmodel_text(self, version: Version) -> str | None:
         return _client_call(lambda: download_mlmodel(self.client, self.tracking_uri, version))

@@ -15,7 +15,7 @@ import ast
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..document.config import MlflowConnection
 from ..errors import short_reason
@@ -75,8 +75,21 @@ class MlflowSource:
 
     # ----------------------------------------------------------------------------------- building
 
-    def build(self, model: RegisteredModel) -> BuiltModel:
+    def prefetch(self, models: list[RegisteredModel]) -> dict[str, Run]:
+        """The runs of these models' highest versions, read many at a time where the listing names
+        them (a model listed without its versions is left to `build`). Best effort: a run missing
+        here, or a batch that failed, is read on its own by `build`, which reports what went wrong."""
+        run_ids = [v.run_id for v in (_highest(m.latest_versions) for m in models) if v and v.run_id]
+        if self.unreachable or not run_ids:
+            return {}
+        try:
+            return self._read(lambda: self.registry.runs(run_ids))
+        except ReadError:
+            return {}
+
+    def build(self, model: RegisteredModel, runs: Mapping[str, Run] | None = None) -> BuiltModel:
         """The create request for one model; raises `ModelError` when the model cannot be read.
+        `runs` are runs read beforehand (`prefetch`); any other run is read here.
 
         A model with no version yet, or a version with no run, still arrives in the catalog (with what
         the registry knows) and carries a warning, so no registered model silently goes missing.
@@ -96,14 +109,15 @@ class MlflowSource:
             if version.source:
                 request["mlStore"] = {"storage": version.source}
         else:
-            request.update(self._from_run(version, warnings))
+            request.update(self._from_run(version, (runs or {}).get(version.run_id), warnings))
         request["service"] = self.service_name
         request["sourceUrl"] = f"{without_credentials(self.connection.trackingUri).rstrip('/')}/#/models/{model.name}"
         return BuiltModel(model.name, request, warnings)
 
-    def _from_run(self, version: Version, warnings: list[str]) -> dict[str, Any]:
+    def _from_run(self, version: Version, run: Run | None, warnings: list[str]) -> dict[str, Any]:
         try:
-            run = self._read(lambda: self.registry.run(version.run_id))
+            if run is None:
+                run = self._read(lambda: self.registry.run(version.run_id))
         except ReadError as exc:
             raise ModelError(f"cannot read run {version.run_id} of version {version.version}: {exc}") from None
         fields: dict[str, Any] = {}
@@ -129,8 +143,7 @@ class MlflowSource:
                 candidates = list(self._read(lambda: list(self.registry.versions(model.name))))
             except ReadError as exc:
                 raise ModelError(f"cannot list the versions: {exc}") from None
-        numbered = [v for v in candidates if str(v.version).isdigit()]
-        return max(numbered, key=lambda v: int(v.version)) if numbered else None
+        return _highest(candidates)
 
     # ----------------------------------------------------------------------------------- features
 
@@ -162,6 +175,11 @@ class MlflowSource:
         if not signature.get("inputs"):
             return None
         return _parse_loose(signature["inputs"])
+
+
+def _highest(versions: Iterable[Version]) -> Version | None:
+    numbered = [v for v in versions if str(v.version).isdigit()]
+    return max(numbered, key=lambda v: int(v.version)) if numbered else None
 
 
 def _inputs_from_history_tag(tag: str | None, run_id: str) -> list[Any] | None:
