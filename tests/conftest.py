@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +20,8 @@ from workflow.document.seed import SEED_YAML  # noqa: E402
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# Re-runs remember what they read in the user's cache directory: the suite's go to a folder of its own.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mlflow-om-workflow-tests-cache-")
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     # A suite started in the background by a script (`pytest &`) ignores SIGINT, and so would each

@@ -105,14 +105,16 @@ class RunPlan:
 
 def plan_workflow(config: Workflow, on_event: EventHandler | None = None, *, cancel: threading.Event | None = None,
                   workers: int = DEFAULT_WORKERS, check_first: bool = True,
-                  max_deletions: DeletionLimit | None = None) -> RunPlan:
-    """The plan of a run of `config`; raises `UserError` when a run could not start either."""
+                  max_deletions: DeletionLimit | None = None, full: bool = False) -> RunPlan:
+    """The plan of a run of `config`; raises `UserError` when a run could not start either. Like the
+    run, it skips the models the last run's fingerprints show unchanged (unless `full`), and it never
+    saves fingerprints of its own."""
     cancel = cancel or threading.Event()
     client = openmetadata_client(config, cancel)
     try:
         config = prepare_run(config, client, cancel, check_first=check_first)
         sink = PlanSink(config, client)
-        summary = run_into(config, sink, on_event, cancel=cancel, workers=workers)
+        summary = run_into(config, sink, on_event, cancel=cancel, workers=workers, full=full)
         return sink.plan(summary, max_deletions)
     finally:
         client.close()
@@ -155,6 +157,15 @@ class PlanSink:
         if known.deleted:
             changes.insert(0, FieldChange("deleted", True, False))
         return tuple(changes or [FieldChange("sourceHash", known.source_hash, request["sourceHash"])])
+
+    def holds(self, name: str, sent_hash: str) -> bool:
+        """Whether the run may skip this model as unchanged since the last run; one it skips never
+        reaches `write`, so it is planned `unchanged` here."""
+        if not self.real or not self.real.holds(name, sent_hash):
+            return False
+        with self._lock:
+            self.planned[name] = PlannedModel(name, "unchanged")
+        return True
 
     def mark_deleted(self, seen: set[str]) -> list[str]:
         return sorted(e.name for e in self.real.stale(seen)) if self.real else []

@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import fingerprints
 from .checks import CheckReport, by_endpoint, iter_checks
 from .deletion_guard import DeletionLimit, check_deletions
 from .document.config import Workflow
@@ -43,7 +44,7 @@ from .document.config import FileSink as FileSinkConfig
 from .document.redact import redact_uri
 from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink
-from .sinks.base import Sink, SinkResult
+from .sinks.base import Sink, SinkResult, source_hash
 from .sinks.file import FileSink
 from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
 from .openmetadata.stored_connection import with_stored_connection
@@ -93,12 +94,15 @@ def run_workflow(
     workers: int = DEFAULT_WORKERS,
     check_first: bool = True,
     max_deletions: DeletionLimit | None = None,
+    full: bool = False,
 ) -> RunSummary:
     """Run the workflow; raises `UserError` when it cannot start (`ChecksFailed` after the checks,
     `TooManyDeletions` when it would mark more models deleted than `max_deletions`).
 
     One OpenMetadata client serves all of it (one token, one connection pool): an identity
-    provider's token is fetched once, and the client's retries stop on `cancel`.
+    provider's token is fetched once, and the client's retries stop on `cancel`. A re-run into
+    OpenMetadata reads only the models that may have changed since the last run (see
+    `fingerprints`); `full` reads every model.
     """
     cancel = cancel or threading.Event()
     client = openmetadata_client(config, cancel)
@@ -109,7 +113,8 @@ def run_workflow(
         if isinstance(sink, OpenMetadataSink):
             sink.max_deletions = allowed
         pipeline = pipeline_status_for(config, client)
-        return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline)
+        return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline, full=full,
+                        remember=True)
     finally:
         client.close()
 
@@ -138,10 +143,16 @@ def prepare_run(config: Workflow, client: OpenMetadataClient, cancel: threading.
 
 
 def run_into(config: Workflow, sink: Sink, on_event: EventHandler | None = None, *, cancel: threading.Event,
-             workers: int = DEFAULT_WORKERS, pipeline: PipelineStatus | None = None) -> RunSummary:
+             workers: int = DEFAULT_WORKERS, pipeline: PipelineStatus | None = None, full: bool = False,
+             remember: bool = False) -> RunSummary:
     """The run itself, into `sink`: the listing, the filter, the concurrent reads, the batches, the
-    marking deleted. A plan passes a sink that sends nothing, so it reads exactly what a run reads."""
-    return _Run(config, on_event or (lambda event: None), cancel, workers, sink, pipeline).execute()
+    marking deleted. A plan passes a sink that sends nothing, so it reads exactly what a run reads.
+
+    Into OpenMetadata, the last run's fingerprints skip the models unchanged since (unless `full`);
+    only a run that writes (`remember`) keeps its own for the next: a plan reads them, never saves.
+    """
+    return _Run(config, on_event or (lambda event: None), cancel, workers, sink, pipeline, full=full,
+                remember=remember).execute()
 
 
 def _checks_failed(report: CheckReport) -> ChecksFailed:
@@ -161,7 +172,7 @@ def sink_for(config: Workflow, client: OpenMetadataClient) -> Sink:
 
 class _Run:
     def __init__(self, config: Workflow, emit: EventHandler, cancel: threading.Event, workers: int, sink: Sink,
-                 pipeline: PipelineStatus | None = None):
+                 pipeline: PipelineStatus | None = None, *, full: bool = False, remember: bool = False):
         self.config = config
         self.emit = emit
         self.cancel = cancel
@@ -170,6 +181,18 @@ class _Run:
         self.pipeline = pipeline
         self.tally = _Tally()
         self.started = time.monotonic()
+        self.fingerprint_file = fingerprints.cache_path(config) if config.sink.type == "metadata-rest" else None
+        self.last_seen: dict[str, fingerprints.Entry] = {}
+        """The last run's fingerprints: empty for a first or `full` run, or a sink that is not OpenMetadata."""
+        if self.fingerprint_file and not full:
+            self.last_seen = fingerprints.load(self.fingerprint_file)
+        self.remember = remember
+        """Whether this run's fingerprints are saved for the next (never for a plan)."""
+        self.now_seen: dict[str, fingerprints.Entry] = {}
+        self.reading: dict[str, str] = {}
+        """Fingerprints of the models being built."""
+        self.writing: dict[str, fingerprints.Entry] = {}
+        """Fingerprints of the models being written, with the sourceHash they are sent with."""
 
     def execute(self) -> RunSummary:
         if self.cancel.is_set():  # cancelled during the checks: do not even create the service
@@ -196,6 +219,7 @@ class _Run:
             finished = complete and not self.cancel.is_set()
             if finished:
                 self._mark_deleted(seen)
+            self._remember(finished)
         finally:
             source.close()
             # Models MLflow did not answer for are missing: the file sink keeps its last good output.
@@ -284,7 +308,8 @@ class _Run:
                             models = fetches.pop(future)
                             runs = {} if future.exception() else future.result()  # unread runs: read one by one
                             for model in models if runs is not None else ():
-                                builds[readers.submit(self._build, source, model, runs)] = model.name
+                                if not self._unchanged(model, runs):
+                                    builds[readers.submit(self._build, source, model, runs)] = model.name
                         elif future in builds:
                             self._built(builds.pop(future), future, batch)
                         else:
@@ -348,7 +373,24 @@ class _Run:
         dropped like the queued ones, so no read starts once the user has cancelled."""
         return None if self.cancel.is_set() else source.build(model, runs)
 
+    def _unchanged(self, model: RegisteredModel, runs: dict[str, Run]) -> bool:
+        """Whether the model is as the last run left it, in MLflow and in OpenMetadata: then it is
+        reported unchanged and not read any further. Else its fingerprint waits for its write."""
+        if not self.fingerprint_file:
+            return False
+        now = fingerprints.fingerprint(model, runs)
+        last = self.last_seen.get(model.name)
+        if now and last and last[0] == now and self.sink.holds(model.name, last[1]):
+            self.now_seen[model.name] = last
+            self.tally.unchanged += 1
+            self.emit(ModelDone(model.name, "unchanged"))
+            return True
+        if now:
+            self.reading[model.name] = now
+        return False
+
     def _built(self, name: str, future: Future[BuiltModel | None], batch: list[BuiltModel]) -> None:
+        fingerprint = self.reading.pop(name, None)
         try:
             built = future.result()
         except ModelError as exc:
@@ -361,6 +403,8 @@ class _Run:
             return
         for warning in built.warnings:
             self._warn(name, warning)
+        if fingerprint and built.fully_read:
+            self.writing[name] = (fingerprint, source_hash(built.request))
         batch.append(built)
 
     def _write(self, batch: list[BuiltModel]) -> list[SinkResult]:
@@ -375,11 +419,24 @@ class _Run:
 
     def _written(self, results: list[SinkResult]) -> None:
         for result in results:
+            written = self.writing.pop(result.name, None)
             if result.error:
                 self._fail(result.name, result.error)
                 continue
+            if written:
+                self.now_seen[result.name] = written
             setattr(self.tally, result.outcome, getattr(self.tally, result.outcome) + 1)
             self.emit(ModelDone(result.name, result.outcome))
+
+    def _remember(self, finished: bool) -> None:
+        """Keep this run's fingerprints for the next; after a run that did not finish, also the last
+        run's for the models it did not reach. A model that failed is read again next time."""
+        if not self.fingerprint_file or not self.remember:
+            return
+        kept = self.now_seen if finished else {**self.last_seen, **self.now_seen}
+        for failure in self.tally.failures:
+            kept.pop(failure.name, None)
+        fingerprints.save(self.fingerprint_file, kept)
 
     def _mark_deleted(self, seen: set[str]) -> None:
         if not self.config.source_options.markDeletedMlModels:

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--max-deletions", type=deletion_limit, metavar="N|N%",
                         help="fail before writing anything when the run would mark more than N models "
                              "(or N%% of the service's models) deleted")
+    ingest.add_argument("--full", action="store_true",
+                        help="read every model; by default a re-run reads only those that may have changed "
+                             "since the last run into the same OpenMetadata service")
     ingest.set_defaults(handler=_ingest)
 
     for name, help_text in PLUGGED_HELP.items():
@@ -117,7 +120,8 @@ def _ingest(args: argparse.Namespace) -> int:
         return summary.exit_code  # type: ignore[union-attr]
 
     return run_cancellable(lambda cancel: run_workflow(config, view.handle, cancel=cancel, workers=args.workers,
-                                                       max_deletions=args.max_deletions), view.counts, report)
+                                                       max_deletions=args.max_deletions, full=args.full),
+                           view.counts, report)
 
 
 if __name__ == "__main__":

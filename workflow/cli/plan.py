@@ -30,4 +30,5 @@ def show_plan(config, args) -> int:  # noqa: ANN001 - a Workflow and the parsed 
         return 0 if plan.complete else 1
 
     return run_cancellable(lambda cancel: plan_workflow(config, progress, cancel=cancel, workers=args.workers,
-                                                        max_deletions=args.max_deletions), view.counts, report)
+                                                        max_deletions=args.max_deletions, full=args.full),
+                           view.counts, report)

@@ -8,6 +8,8 @@ client, imported on first use. Both readers return the same small records.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import socket
@@ -146,7 +148,8 @@ class RestRegistry:
         what = "list the registered models"
         data = self._json("/registered-models/search", what, params)
         models = [RegisteredModel(_text(m, "name", what), _optional_text(m, "description", what) or None,
-                                  tuple(_version(v, what) for v in _objects(m, "latest_versions", what)))
+                                  tuple(_version(v, what) for v in _objects(m, "latest_versions", what)),
+                                  hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest())
                   for m in _objects(data, "registered_models", what)]
         return Page(models, _optional_text(data, "next_page_token", what) or None)
 

@@ -26,6 +26,9 @@ from ..document.safe_yaml import TooManyValues, load_bounded
 from .mlflow_api import PAGE_SIZE, PageTokens, ReadError, RegisteredModel, Registry, Run, Version, registry_for
 
 
+UNREAD_SIGNATURE = "cannot read the model signature from its MLmodel file"
+
+
 class ModelError(Exception):
     """A model that cannot be ingested; the message says why."""
 
@@ -37,6 +40,11 @@ class BuiltModel:
     name: str
     request: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fully_read(self) -> bool:
+        """False when a read failed and the model went without what it would have given."""
+        return not any(w.startswith(UNREAD_SIGNATURE) for w in self.warnings)
 
 
 class MlflowSource:
@@ -158,10 +166,10 @@ class MlflowSource:
             except ReadError as exc:
                 if exc.unreachable:
                     raise ModelError(f"cannot read the MLmodel file of version {version.version}: {exc}") from None
-                warnings.append(f"cannot read the model signature from its MLmodel file: {exc}")
+                warnings.append(f"{UNREAD_SIGNATURE}: {exc}")
                 return None
             except Exception as exc:  # noqa: BLE001 - a warning: the model is still ingested
-                warnings.append(f"cannot read the model signature from its MLmodel file: {short_reason(exc)}")
+                warnings.append(f"{UNREAD_SIGNATURE}: {short_reason(exc)}")
                 return None
             if inputs is None:
                 warnings.append("no signature was logged with this model, so it has no features")

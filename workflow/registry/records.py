@@ -19,6 +19,9 @@ class RegisteredModel:
     name: str
     description: str | None
     latest_versions: tuple[Version, ...]
+    listed: str = ""
+    """A digest of the whole listing entry, to tell a model changed since the last run ("": unknown,
+    as from the database and MLflow-client readers: their models are always read)."""
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,9 @@ class FileSink:
                 raise
         return [SinkResult(b.name, "written") for b in batch]
 
+    def holds(self, name: str, sent_hash: str) -> bool:
+        return False  # the file is written anew by every run
+
     def mark_deleted(self, seen: set[str]) -> list[str]:
         return []
 

@@ -153,10 +153,14 @@ class OpenMetadataSink:
         model (same hash, not deleted) is not sent at all."""
         request = dict(built.request)
         request["sourceHash"] = source_hash(request)
-        known = self.existing.get(model_fqn(self.service, built.name))
-        if known and not known.deleted and known.source_hash == request["sourceHash"]:
+        if self.holds(built.name, request["sourceHash"]):
             return request, "unchanged"
         return request, self._outcome(built.name)
+
+    def holds(self, name: str, sent_hash: str) -> bool:
+        """Whether the server held this model when the run began, not deleted, with this sourceHash."""
+        known = self.existing.get(model_fqn(self.service, name))
+        return bool(known and not known.deleted and known.source_hash == sent_hash)
 
     def _outcome(self, name: str) -> Outcome:
         return "updated" if model_fqn(self.service, name) in self.existing else "created"
