@@ -52,6 +52,9 @@ from .openmetadata.stored_connection import with_stored_connection
 DEFAULT_WORKERS = 8
 RUN_BATCH = 100
 """Models whose runs are read in one call before they are built."""
+MAX_READERS = 64
+SERVER_READ_SECONDS = 0.010
+"""About what `mlflow server` spends on one read of a model (its MLmodel file: 6-12 ms measured)."""
 MAX_PENDING_WRITES = 2
 """Batches handed to the sink and not yet answered; more waits, so a slow sink bounds memory too."""
 REGISTRY = "MLflow registry"
@@ -153,6 +156,13 @@ def run_into(config: Workflow, sink: Sink, on_event: EventHandler | None = None,
     """
     return _Run(config, on_event or (lambda event: None), cancel, workers, sink, pipeline, full=full,
                 remember=remember).execute()
+
+
+def readers_for(workers: int, round_trip: float) -> int:
+    """Reads to keep in flight: `workers` when MLflow is near, more as its round trip grows, so that
+    the server stays as busy as it would be nearby (each reader waits `round_trip` per read, the
+    server works about `SERVER_READ_SECONDS`), up to MAX_READERS."""
+    return min(MAX_READERS, max(workers, round(workers * (1 + round_trip / SERVER_READ_SECONDS))))
 
 
 def _checks_failed(report: CheckReport) -> ChecksFailed:
@@ -263,7 +273,7 @@ class _Run:
 
     def _source(self) -> MlflowSource:
         try:
-            return MlflowSource(self.config.mlflow, self.config.source.serviceName, pool_size=self.workers,
+            return MlflowSource(self.config.mlflow, self.config.source.serviceName, pool_size=MAX_READERS,
                                 stop=self.cancel)
         except Exception as exc:  # noqa: BLE001 - a bad URI or missing driver is the user's to fix
             raise EndpointError(f"cannot open MLflow at {redact_uri(self.config.mlflow.trackingUri)}: {short_reason(exc)}",
@@ -278,13 +288,14 @@ class _Run:
         listed_names: set[str] = set()
         listed = 0
         complete = False
-        window = max(self.workers * 4, 2 * RUN_BATCH + self.workers)
+        readers_count = readers_for(self.workers, source.round_trip())
+        window = max(readers_count * 4, 2 * RUN_BATCH + readers_count)
         chunk: list[RegisteredModel] = []
         fetches: dict[Future[dict[str, Run]], list[RegisteredModel]] = {}
         builds: dict[Future[BuiltModel | None], str] = {}
         writes: set[Future[list[SinkResult]]] = set()
         batch: list[BuiltModel] = []
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="mlflow") as readers, \
+        with ThreadPoolExecutor(readers_count, thread_name_prefix="mlflow") as readers, \
                 ThreadPoolExecutor(2, thread_name_prefix="sink") as writers:
 
             def fetch() -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import threading
+import time
 from typing import Any, Iterator
 
 import requests
@@ -91,6 +92,9 @@ class SplitRegistry:
         self.registry = registry
         self.tracking = tracking
 
+    def round_trip(self) -> float:
+        return self.tracking.round_trip()  # the reads per model (runs, MLmodel files) are tracking's
+
     def models_page(self, page_size: int, token: str | None) -> Page:
         return self.registry.models_page(page_size, token)
 
@@ -140,6 +144,20 @@ class RestRegistry:
 
     def close(self) -> None:
         self.session.close()
+
+    def round_trip(self) -> float:
+        """Seconds a call that asks the server for next to nothing takes on an open connection (its
+        /health, the second of two): mostly the network's round trip. 0 when it does not answer."""
+        taken = 0.0
+        for _ in range(2):
+            started = time.monotonic()
+            try:
+                self.session.get(self.base + "/health", timeout=(CONNECT_TIMEOUT, HEALTH_TIMEOUT),
+                                 verify=self.session.verify)
+            except requests.RequestException:
+                return 0.0
+            taken = time.monotonic() - started
+        return taken
 
     def models_page(self, page_size: int, token: str | None) -> Page:
         params: dict[str, Any] = {"max_results": page_size}
@@ -463,6 +481,9 @@ class ClientRegistry:
 
     def close(self) -> None:
         pass
+
+    def round_trip(self) -> float:
+        return 0.0  # a store MLflow's client reads: no network of ours to wait on
 
     def models_page(self, page_size: int, token: str | None) -> Page:
         page = _client_call(lambda: self.client.search_registered_models(max_results=page_size, page_token=token))

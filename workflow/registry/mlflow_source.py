@@ -60,6 +60,9 @@ class MlflowSource:
     def close(self) -> None:
         self.registry.close()
 
+    def round_trip(self) -> float:
+        return self.registry.round_trip()
+
     # ------------------------------------------------------------------------------------ listing
 
     def iter_models(self) -> Iterator[RegisteredModel]:
