@@ -1,0 +1,57 @@
+"""What a run asks MLflow for: the listing, the runs a hundred at a time, and one MLmodel file per
+model; and the entities come out the same as when every run is read on its own.
+
+Real `mlflow server`s (MLflow 3) behind the fault proxy, which counts the requests by path.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import urlsplit
+
+from conftest import seed_config
+from mlflow_proxy import MlflowProxy
+from om_standin import OpenMetadataStandIn
+from workflow.document.config import Workflow
+from workflow.runner import RUN_BATCH, run_workflow
+
+ASSIGNED_BY_SERVER = {"id", "href", "updatedAt", "updatedBy", "version", "service"}
+API = "/api/2.0/mlflow"
+
+
+def ingest(mlflow: MlflowProxy) -> tuple[Counter, dict]:
+    """(requests MLflow got, by path; the entities OpenMetadata holds) after a first run."""
+    before = len(mlflow.requests)
+    with OpenMetadataStandIn() as om:
+        summary = run_workflow(Workflow.model_validate(seed_config(mlflow.url, om.url)), check_first=False)
+        assert summary.exit_code == 0 and not summary.failures, summary.failures
+        entities = {fqn: {k: v for k, v in m.items() if k not in ASSIGNED_BY_SERVER} for fqn, m in om.models.items()}
+    return Counter(urlsplit(r.path).path for r in mlflow.requests[before:]), entities
+
+
+def test_a_model_costs_one_call_its_mlmodel_file_beside_the_listing_and_the_run_batch(fault_registry):
+    url, names = fault_registry
+    with MlflowProxy(url) as mlflow:
+        asked, entities = ingest(mlflow)
+    assert len(entities) == len(names) <= RUN_BATCH
+    assert asked == Counter({
+        "/health": 2,  # the round trip, measured once
+        f"{API}/registered-models/search": 1,
+        f"{API}/experiments/search": 1,
+        f"{API}/runs/search": 1,
+        "/model-versions/get-artifact": len(names),
+    })
+
+
+def test_runs_read_in_batches_or_one_by_one_give_the_same_entities(mlflow_url, expected_models):
+    """The standard models: two versions (the highest wins), an MLflow 2 run whose tag carries the
+    signature (no MLmodel read), no signature, no version, a name with dots and spaces."""
+    with MlflowProxy(mlflow_url) as mlflow:
+        batched, entities = ingest(mlflow)
+        mlflow.inject(f"{API}/runs/search", "status", status=404, times=None)  # as a server that cannot
+        one_by_one, alone = ingest(mlflow)
+    assert len(entities) == len(expected_models)
+    assert entities == alone
+    assert batched[f"{API}/runs/get"] == 0 and batched[f"{API}/runs/search"] == 1
+    assert one_by_one[f"{API}/runs/get"] == len(expected_models) - 1  # every model but the one with no version
+    assert batched["/model-versions/get-artifact"] == len(expected_models) - 2  # no version; the tag's signature
+
