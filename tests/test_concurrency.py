@@ -44,7 +44,8 @@ def test_a_worker_count_out_of_range_is_refused_before_any_work(value, write_con
 
 def test_reads_in_flight_grow_with_the_round_trip_and_stay_bounded():
     assert readers_for(8, 0.0) == 8
-    assert readers_for(8, 0.002) == 10
+    assert readers_for(8, 0.002) == 9
+    assert readers_for(1, 0.009) == 1
     assert readers_for(8, 0.020) == 24
     assert readers_for(2, 0.020) == 6
     assert readers_for(8, 1.0) == MAX_READERS

@@ -161,8 +161,9 @@ def run_into(config: Workflow, sink: Sink, on_event: EventHandler | None = None,
 def readers_for(workers: int, round_trip: float) -> int:
     """Reads to keep in flight: `workers` when MLflow is near, more as its round trip grows, so that
     the server stays as busy as it would be nearby (each reader waits `round_trip` per read, the
-    server works about `SERVER_READ_SECONDS`), up to MAX_READERS."""
-    return min(MAX_READERS, max(workers, round(workers * (1 + round_trip / SERVER_READ_SECONDS))))
+    server works about `SERVER_READ_SECONDS`), up to MAX_READERS. Rounded down: a loopback server
+    slow to answer its /health under load does not count as far."""
+    return min(MAX_READERS, max(workers, int(workers * (1 + round_trip / SERVER_READ_SECONDS))))
 
 
 def _checks_failed(report: CheckReport) -> ChecksFailed:

@@ -146,18 +146,18 @@ class RestRegistry:
         self.session.close()
 
     def round_trip(self) -> float:
-        """Seconds a call that asks the server for next to nothing takes on an open connection (its
-        /health, the second of two): mostly the network's round trip. 0 when it does not answer."""
-        taken = 0.0
-        for _ in range(2):
+        """Seconds a call that asks the server for next to nothing takes (its /health, the quickest
+        of three on a kept-alive connection): mostly the network's round trip. 0 when it does not answer."""
+        taken = []
+        for _ in range(3):
             started = time.monotonic()
             try:
                 self.session.get(self.base + "/health", timeout=(CONNECT_TIMEOUT, HEALTH_TIMEOUT),
                                  verify=self.session.verify)
             except requests.RequestException:
                 return 0.0
-            taken = time.monotonic() - started
-        return taken
+            taken.append(time.monotonic() - started)
+        return min(taken)
 
     def models_page(self, page_size: int, token: str | None) -> Page:
         params: dict[str, Any] = {"max_results": page_size}
