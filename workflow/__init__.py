@@ -15,6 +15,7 @@ _PUBLIC = {
     "VerifySSL": "document.config", "SECURITY_CONFIGS": "document.config", "security_tag": "document.config",
     "SEED_YAML": "document.seed", "NEW_WORKFLOW_YAML": "document.seed",
     "LoadedWorkflow": "document.loader", "load_workflow": "document.loader", "parse_workflow": "document.loader",
+    "load_workflow_data": "document.loader",
     "expand_string": "document.variables", "explain": "document.explain",
     "to_yaml": "document.writer", "write_workflow": "document.writer", "keeps_layout": "document.writer",
     "has_inline_secret": "document.writer",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import typing
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,20 @@ def load_workflow(path: str | os.PathLike[str], environ: typing.Mapping[str, str
     loaded = parse_workflow(_read_text(file), str(file), environ)
     loaded.path = file
     return loaded
+
+
+def load_workflow_data(path: str | os.PathLike[str],
+                       environ: typing.Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[Path_, str]]:
+    """A workflow file's mapping with its `$VAR`s expanded, and the references, NOT validated.
+
+    What an editor opens: a file with a wrong or missing value is exactly the one a person needs to
+    open to fix. Raises `ConfigError` only when there is no mapping to edit (unreadable, not YAML);
+    pass `KeepUnsetReferences()` as `environ` so that unset variables stay as written.
+    """
+    file = Path(path)
+    data, _, _ = parse_yaml(_read_text(file), str(file))
+    data, references, _ = expand_variables(data, os.environ if environ is None else environ)
+    return data, references
 
 
 def _read_text(file: Path) -> str:
