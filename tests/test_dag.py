@@ -464,11 +464,11 @@ def test_the_longest_dag_id_and_the_longest_service_name_give_a_dag(write_config
 def test_a_next_line_character_is_kept_as_itself(write_config):
     """U+0085 loaded as itself, but PyYAML wrote it as a line break, which read back as a space."""
     data = seed_config("http://localhost:5000", "http://localhost:8585/api",
-                       **{"source.serviceName": "a\x85b\u2028c", "ingestionPipelineFQN": "x\x85y.p"})
+                       **{"source.serviceName": "a\x85b\u2028c", "ingestionPipelineFQN": "a\x85b\u2028c.x\x85y"})
     path = write_config(data)
     config = parse_workflow(embedded_yaml(render(path)), environ={}).config
     assert config.source.serviceName == "a\x85b\u2028c"
-    assert config.ingestionPipelineFQN == "x\x85y.p"
+    assert config.ingestionPipelineFQN == "a\x85b\u2028c.x\x85y"
 
 
 def test_a_dangling_symlink_is_not_replaced_without_force(write_config, tmp_path, capsys):

@@ -23,6 +23,7 @@ import yaml
 
 from conftest import seed_config
 from workflow.cli.dag import main
+from workflow.document.config import fqn_part
 from workflow.dags.dag_file import KeepUnsetReferences, embed_workflow, python_literal, render_dag
 from workflow.document.loader import LoadedWorkflow, parse_workflow
 from workflow.errors import ConfigError
@@ -65,20 +66,23 @@ def reference_name(rng: random.Random) -> str:
 
 
 def hostile_workflow(rng: random.Random) -> dict:
-    """The seed's workflow with hostile text in every value; the service name keeps to what
-    OpenMetadata accepts (no control characters, double quotes or '>') and the filter compiles."""
+    """The seed's workflow with hostile text in every value, within what the config accepts: the
+    service name keeps to what OpenMetadata takes (no control characters, double quotes, '>' or '/'),
+    URLs hold no whitespace, the pipeline is one of the service's and the filter compiles."""
     text = lambda: hostile_text(rng)  # noqa: E731
+    in_url = lambda: "".join(c for c in text() if not c.isspace())  # noqa: E731
     reference = lambda: f"${{{reference_name(rng)}}}" if rng.random() < 0.3 else ""  # noqa: E731
-    service = "".join(c for c in text() if c >= " " and c not in '">').replace("::", ":").strip() or "svc"
-    data = seed_config(f"http://mlflow.example:5000/{text()}{reference()}", f"http://om.example/{text()}{reference()}",
-                       **{"source.serviceName": service + reference(),
+    service = "".join(c for c in text() if c >= " " and c not in '">/').replace("::", ":").strip() or "svc"
+    service += reference()
+    data = seed_config(f"http://mlflow.example:5000/{in_url()}{reference()}", f"http://om.example/{in_url()}{reference()}",
+                       **{"source.serviceName": service,
                           "source.sourceConfig.config.mlModelFilterPattern": {"includes": [re.escape(text()) + reference()]},
                           "workflowConfig.openMetadataServerConfig.authProvider": "openmetadata",
                           "workflowConfig.openMetadataServerConfig.securityConfig": {"jwtToken": text() + reference()},
                           "workflowConfig.openMetadataServerConfig.extraHeaders": {"X-" + str(rng.random()): text()},
-                          "ingestionPipelineFQN": text() + reference()})
+                          "ingestionPipelineFQN": f"{fqn_part(service)}.{text() or 'p'}{reference()}"})
     if rng.random() < 0.5:
-        data["source"]["serviceConnection"]["config"]["registryUri"] = f"mysql://u:{text()}@db/{text()}"
+        data["source"]["serviceConnection"]["config"]["registryUri"] = f"mysql://u:{in_url()}@db/{in_url()}"
     return data
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from pydantic import ValidationError
+
 from conftest import run_cancelled_when, seed_config
 from workflow.cli.main import main
 from workflow.document.config import Workflow
@@ -137,12 +140,10 @@ def test_below_the_threshold_is_failed_even_when_raise_on_error_keeps_the_exit_c
     assert [s["pipelineState"] for s in om.pipeline_statuses[FQN].values()] == ["failed"]
 
 
-def test_a_pipeline_named_outside_the_service_is_created_in_it_and_the_run_says_where(mlflow_url, om):
-    summary = run_workflow(Workflow.model_validate(seed_config(mlflow_url, om.url,
-                                                               ingestionPipelineFQN="other_service.nightly")))
-    assert summary.exit_code == 0
-    [warning] = pipeline_warnings(summary)
-    assert warning.reason == ("ingestionPipelineFQN other_service.nightly is not a pipeline of service local_mlflow: "
-                              "the run is recorded in local_mlflow.nightly, created for it; "
-                              "set ingestionPipelineFQN: local_mlflow.nightly")
-    assert [s["pipelineState"] for s in om.pipeline_statuses["local_mlflow.nightly"].values()] == ["success"]
+def test_a_pipeline_of_another_service_is_refused_when_the_workflow_loads(mlflow_url, om):
+    """OpenMetadata keeps a pipeline under one service: the mistake is said before any run, at the field."""
+    with pytest.raises(ValidationError) as caught:
+        Workflow.model_validate(seed_config(mlflow_url, om.url, ingestionPipelineFQN="other_service.nightly"))
+    [error] = caught.value.errors()
+    assert error["loc"] == ("ingestionPipelineFQN",)
+    assert "'other_service.nightly' is not a pipeline of this workflow's service 'local_mlflow'" in error["msg"]

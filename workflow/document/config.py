@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -94,7 +95,19 @@ def mlflow_uri_problem(uri: str) -> InvalidValue | None:
     if scheme in ("http", "https"):
         if not parts.hostname:
             return InvalidValue(f"{redact_uri(uri)!r} has no host name", hint=example)
-        return None
+        return url_space_problem(uri)
+    return _non_http_problem(uri, scheme, example)
+
+
+def url_space_problem(url: str) -> InvalidValue | None:
+    """A URL with a space or other blank in it: no server name or path can hold one as typed."""
+    if any(c.isspace() for c in url):
+        return InvalidValue(f"{redact_uri(url)!r} contains a space, which a URL cannot hold",
+                            hint="remove it, or write it as %20 where a path really has one")
+    return None
+
+
+def _non_http_problem(uri: str, scheme: str, example: str) -> InvalidValue | None:
     base = scheme.split("+")[0]
     if base in MLFLOW_SCHEMES or len(scheme) == 1:  # one letter: a Windows drive, which MLflow reads as a path
         return None
@@ -202,6 +215,9 @@ class Source(Strict):
         problem = entity_name_problem(value)
         if problem:
             raise problem
+        if "/" in value:  # OpenMetadata finds a service by its name in the URL path, where / splits it
+            raise InvalidValue("must not contain '/': OpenMetadata looks a service up by its name in a URL path, "
+                               "where / would split it", hint=f"for example {value.replace('/', '_')!r}")
         return value
 
 
@@ -280,15 +296,49 @@ class OpenMetadataJWTClientConfig(SecurityBlock):
     jwtToken: SecretStr
 
 
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
+def _identity_provider_url(value: str) -> str:
+    """An identity provider's address: an http(s) URL, or one without its scheme (https:// is added)."""
+    value = value.strip()
+    if "://" in value and urlsplit(value).scheme not in ("http", "https"):
+        raise InvalidValue(f"{value!r} is not an http(s) URL", hint="for example https://idp.example.com/oauth2/token")
+    problem = url_space_problem(value)
+    if problem:
+        raise problem
+    return value
+
+
+def _domain(value: str) -> str:
+    """Auth0's domain: a host name, which cannot hold a space. (A placeholder such as the docs'
+    `<domain>` loads, so their example does; `host_name_problem` flags it while typing.)"""
+    if any(c.isspace() for c in value.strip()):
+        raise InvalidValue(f"{value.strip()!r} is not a domain name: it contains a space",
+                           hint="your Auth0 tenant's domain, for example example.eu.auth0.com")
+    return value.strip()
+
+
+def host_name_problem(value: str) -> str | None:
+    """Why an identity provider's address does not start with a host name, or None."""
+    host = urlsplit(value if "://" in value else f"https://{value}").hostname or ""
+    if _HOST_NAME.fullmatch(host) and ("." in host or host == "localhost"):
+        return None
+    return f"{value!r} does not start with a host name (for example example.eu.auth0.com)"
+
+
+IdentityProviderUrl = Annotated[str, AfterValidator(_identity_provider_url)]
+
+
 class Auth0SSOClientConfig(SecurityBlock):
     clientId: str
     secretKey: SecretStr
-    domain: str
+    domain: Annotated[str, AfterValidator(_domain)]
 
 
 class AzureSSOClientConfig(SecurityBlock):
     clientSecret: SecretStr
-    authority: str
+    authority: IdentityProviderUrl
     clientId: str
     scopes: list[str]
 
@@ -296,7 +346,7 @@ class AzureSSOClientConfig(SecurityBlock):
 class CustomOidcSSOClientConfig(SecurityBlock):
     clientId: str
     secretKey: SecretStr
-    tokenEndpoint: str
+    tokenEndpoint: IdentityProviderUrl
 
 
 class GoogleSSOClientConfig(SecurityBlock):
@@ -306,7 +356,7 @@ class GoogleSSOClientConfig(SecurityBlock):
 
 class OktaSSOClientConfig(SecurityBlock):
     clientId: str
-    orgURL: str
+    orgURL: IdentityProviderUrl
     privateKey: SecretStr
     email: str
     scopes: list[str] | None = None
@@ -429,6 +479,9 @@ class OpenMetadataConnection(Strict):
                 raise InvalidValue(f"{redact_uri(value)!r} is not an http(s) URL: it has no scheme",
                                    hint=f"did you mean {'http://' + redact_uri(value)!r}?")
             raise InvalidValue(f"{redact_uri(value)!r} is not an http(s) URL", hint=example)
+        problem = url_space_problem(value)
+        if problem:
+            raise problem
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -454,6 +507,12 @@ class OpenMetadataConnection(Strict):
 
 
 # ------------------------------------------------------------------------------------ workflow config
+
+
+def fqn_part(name: str) -> str:
+    """A name as one part of a fully qualified name: quoted when it holds a dot, as OpenMetadata does."""
+    return f'"{name}"' if "." in name else name
+
 
 
 class LoggerLevel(str, Enum):
@@ -491,6 +550,21 @@ class Workflow(Strict):
     # The run is reported to this pipeline of OpenMetadata's, as this run id (pipeline_status.py).
     ingestionPipelineFQN: str | None = None
     pipelineRunId: str | None = None
+
+    @field_validator("ingestionPipelineFQN")
+    @classmethod
+    def _pipeline_of_this_service(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """`<service>.<pipeline>`: OpenMetadata keeps a pipeline under its service, so another service's
+        pipeline cannot record this workflow's runs (a run would create one under the right name)."""
+        source = info.data.get("source")
+        if value is None or source is None:
+            return value
+        prefix = fqn_part(source.serviceName) + "."
+        if not value.startswith(prefix) or len(value) == len(prefix):
+            pipeline = value.rsplit(".", 1)[-1] or "nightly_mlflow"
+            raise InvalidValue(f"{value!r} is not a pipeline of this workflow's service {source.serviceName!r}: "
+                               "a pipeline belongs to one service", hint=f"write {prefix}{pipeline}")
+        return value
 
     @model_validator(mode="after")
     def _connection_for_file_sink(self) -> "Workflow":
