@@ -209,10 +209,10 @@ def test_test_connection_gives_the_same_error(tmp_path, capsys, case_id):
     assert check_main(["-c", str(path)]) == 2
 
 
-@pytest.mark.parametrize("case_id", ["yaml-syntax", "json-array", "five-megabytes", "latin-1", "unset-variable",
-                                     "name-greater-than", "directory"])
+@pytest.mark.parametrize("case_id", ["yaml-syntax", "json-array", "five-megabytes", "latin-1", "directory"])
 def test_the_tui_refuses_a_bad_file_before_opening(tmp_path, capsys, monkeypatch, case_id):
-    """`metadata tui -c FILE` loads the file first: a bad one gives the same message and exit 2."""
+    """`metadata tui -c FILE` reads the file first: one that holds no mapping to edit gives the same message
+    and exit 2. (A mapping with wrong values or unset variables opens, to be fixed: test_tui_daily_use.py.)"""
     tui_app = pytest.importorskip("tui.app")
 
     def never(*args, **kwargs):

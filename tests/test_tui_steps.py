@@ -292,11 +292,11 @@ def test_every_footer_key_is_also_in_the_command_palette(monkeypatch, tmp_path):
     run(body)
 
 
-def test_main_refuses_a_broken_file_before_starting(tmp_path, capsys):
+def test_main_refuses_a_file_that_holds_no_workflow_before_starting(tmp_path, capsys):
     broken = tmp_path / "broken.yaml"
-    broken.write_text("source:\n  serviceName: x\n", encoding="utf-8")
+    broken.write_text("source: [unclosed\n", encoding="utf-8")
     assert main(["-c", str(broken)], prog="metadata tui") == 2
-    assert "required key is missing" in capsys.readouterr().err
+    assert "YAML syntax error" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--help"], prog="metadata tui")
-    assert Path(broken).read_text() == "source:\n  serviceName: x\n"
+    assert Path(broken).read_text() == "source: [unclosed\n"

@@ -107,9 +107,7 @@ def main(argv: list[str], prog: str = "metadata tui") -> int:
     demo = None
     try:
         if args.config and args.config.exists():
-            from workflow import load_workflow
-
-            draft = Draft.from_loaded(load_workflow(args.config))
+            draft = Draft.open(args.config)
         elif args.config or args.new:
             draft = Draft.new()
         else:

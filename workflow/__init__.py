@@ -13,6 +13,7 @@ _PUBLIC = {
     # the workflow document
     "Workflow": "document.config", "FilterPattern": "document.config", "AuthProvider": "document.config",
     "VerifySSL": "document.config", "SECURITY_CONFIGS": "document.config", "security_tag": "document.config",
+    "host_name_problem": "document.config",
     "SEED_YAML": "document.seed", "NEW_WORKFLOW_YAML": "document.seed",
     "LoadedWorkflow": "document.loader", "load_workflow": "document.loader", "parse_workflow": "document.loader",
     "load_workflow_data": "document.loader",

@@ -56,8 +56,16 @@ class TestStep(Step):
 
     def action_retest(self) -> None:
         config = self.report.config if self.report else None
+        status = self.query_one("#check-status", Static)
         if config is None:
-            self.query_one("#check-status", Static).update("Fix the problems on the earlier steps first.")
+            status.update("Fix the problems on the earlier steps first.")
+            return
+        if self.report.unset:  # checking a literal ${VAR} would only fail, and confusingly
+            self.cancel.set()
+            self.tested = None
+            self.query_one(CheckList).clear()
+            status.update(f"✗ Cannot test: {self.report.unset_message()}.")
+            status.set_class(True, "-fail")
             return
         self.cancel.set()
         self.cancel = threading.Event()

@@ -42,7 +42,9 @@ class MlflowStep(Step):
         self._registry_follows(self.draft.values["registrySame"], event.value)
 
     def _registry_follows(self, same: bool, tracking_uri: str) -> None:
-        """While the registry is the tracking server, its field is off and shows that URI greyed."""
-        self.query_one("#field-registryUri", Field).disabled = same
-        self.query_one("#input-registryUri", Input).placeholder = (
-            tracking_uri if same else BY_KEY["registryUri"].placeholder)
+        """While the registry is the tracking server, its field is off and shows that URI greyed; untick
+        the box and it shows the registry URI typed before (the draft keeps it), or is empty."""
+        field = self.query_one("#field-registryUri", Field)
+        field.disabled = same
+        field.show_value(tracking_uri if same else self.draft.values["registryUri"])
+        self.query_one("#input-registryUri", Input).placeholder = BY_KEY["registryUri"].placeholder

@@ -26,14 +26,18 @@ def _block_id(provider: str) -> str:
 class OpenMetadataStep(Step):
     NAME = "openmetadata"
     TITLE = "4  OpenMetadata"
-    INTRO = "The server the models go to (a file sink only needs it for Test)."
+    INTRO = "The server the models go to, and how to sign in to it."
+    FILE_SINK_INTRO = ("With the file sink, nothing talks to this server: neither Test nor Run use it. It stays in "
+                       "the file (the format needs it) for when you send the models to OpenMetadata.")
     HINTS = {
         "hostPort": "The API's URL, usually ending in /api",
         "caCertificate": "Needed when Verify TLS is validate",
         "sec-openmetadata-jwtToken": "The ingestion-bot token (Settings > Bots), or a path to a file holding it",
     }
-    BINDINGS = [
-        Binding("ctrl+o", "toggle_secrets", "Show secrets", tooltip="Show or mask the secrets on this step",
+    BINDINGS = [  # one key, two words: the footer says what pressing it will do
+        Binding("ctrl+o", "show_secrets(True)", "Show secrets", tooltip="Show the secrets on this step",
+                id="toggle-secrets"),
+        Binding("ctrl+o", "show_secrets(False)", "Hide secrets", tooltip="Mask the secrets on this step again",
                 id="toggle-secrets"),
     ]
 
@@ -46,6 +50,10 @@ class OpenMetadataStep(Step):
                 yield self._block(provider)
             yield self.field("verifySSL")
             yield self.field("caCertificate")
+
+    def entered(self) -> None:
+        to_file = self.draft.values["sinkType"] == "file"
+        self.query_one(".step-intro", Static).update(self.FILE_SINK_INTRO if to_file else self.INTRO)
 
     def _block(self, provider: str) -> Widget:
         """One provider's fields; built when first chosen (there are dozens of fields in all)."""
@@ -66,7 +74,23 @@ class OpenMetadataStep(Step):
         if self.report is not None:
             self.show_report(self.report)
 
-    def action_toggle_secrets(self) -> None:
+    def _secret_fields(self) -> list[SecretField]:
         block = self.query_one(ContentSwitcher).visible_content
-        for field in block.query(SecretField) if block else ():
-            field.toggle_shown()
+        return list(block.query(SecretField)) if block else []
+
+    def secrets_shown(self) -> bool:
+        return any(not field.secret_input.password for field in self._secret_fields())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_secrets":
+            return parameters[0] != self.secrets_shown()
+        return True
+
+    def action_show_secrets(self, show: bool) -> None:
+        for field in self._secret_fields():
+            field.show_secret(show)
+        self.refresh_bindings()
+
+    @on(SecretField.Toggled)
+    def _toggled(self) -> None:
+        self.refresh_bindings()

@@ -80,6 +80,9 @@ class RunStep(Step):
         config = self.report.config if self.report else None
         if self.running or config is None:
             return
+        if self.report.unset:
+            self._head(f"✗ Cannot run: {self.report.unset_message()}.", "-fail")
+            return
         self.config = config
         self.secrets = known_secrets(config)
         if self.plan is None or self.plan_config != config:

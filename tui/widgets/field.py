@@ -101,6 +101,13 @@ class Field(Vertical):
         message.display = bool(text)
         self.control.set_class(bool(error), "-invalid")
 
+    def show_value(self, text: str) -> None:
+        """Put a text in the input without it counting as an edit (a field that mirrors another)."""
+        self.value = text
+        control = self.control
+        if isinstance(control, Input) and control.value != text:
+            control.value = text
+
     def _edited(self, value: Any, reference: bool | None = None) -> None:
         """Report a change; controls also announce their first value on mount, which is not an edit."""
         if value == self.value and reference is None:

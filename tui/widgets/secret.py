@@ -8,6 +8,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input
 
@@ -50,11 +51,14 @@ class SecretField(Field):
     def secret_input(self) -> Input:
         return self.query_one(f"#input-{self.key}", Input)
 
-    def toggle_shown(self) -> None:
+    class Toggled(Message):
+        """The secret was shown or masked again."""
+
+    def show_secret(self, show: bool) -> None:
         """Show or mask the secret (the reference name is never masked: it is not a secret)."""
-        secret = self.secret_input
-        secret.password = not secret.password
-        self.query_one(Button).label = "Show" if secret.password else "Hide"
+        self.secret_input.password = not show
+        self.query_one(Button).label = "Hide" if show else "Show"
+        self.post_message(self.Toggled())
 
     def _show_mode(self) -> None:
         self.query_one(f"#var-{self.key}").display = self.reference
@@ -64,7 +68,7 @@ class SecretField(Field):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.toggle_shown()
+        self.show_secret(self.secret_input.password)
 
     @on(Checkbox.Changed)
     def _checkbox(self, event: Checkbox.Changed) -> None:
