@@ -6,15 +6,19 @@ loading, then the app driven headless by Textual's Pilot instead of a terminal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from test_tui_support import FIXED_SERVICES, FIXED_YAML, goto, message, run, text_of, type_into, wait_for
+from test_tui_support import (FIXED_SERVICES, FIXED_YAML, fixed_app, goto, message, plan_and_run, run, text_of,
+                              type_into, wait_for)
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import WorkflowApp, main
 from tui.draft import Draft
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
 from workflow import load_workflow
 
 
@@ -210,3 +214,254 @@ def test_an_invalid_file_opens_with_each_problem_at_its_field(monkeypatch, tmp_p
         assert "has no scheme" not in message(pilot, "hostPort")
 
     assert open_with_main(monkeypatch, ["-c", "workflow.yaml"], check) == 0
+
+
+def test_quitting_with_unwritten_edits_asks_first(monkeypatch, tmp_path):
+    """Friction 1."""
+    app = fixed_app(monkeypatch, tmp_path, on_disk=True)
+
+    async def body():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_into(pilot, "#input-serviceName", "edited")
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+            assert "Your edits are not written to workflow.yaml" in text_of(pilot, ".question")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+            assert app.is_running
+            await type_into(pilot, "#input-serviceName", "ml_platform")  # back as on disk: nothing to lose
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
+
+    run(body)
+    app = fixed_app(monkeypatch, tmp_path, on_disk=True)
+
+    async def yes():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_into(pilot, "#input-serviceName", "edited")
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
+
+    run(yes)
+
+
+def test_default_keys_leave_tmux_and_screen_alone_and_a_keys_file_moves_them(monkeypatch, tmp_path):
+    """Friction 3: no ctrl+b (tmux) or ctrl+a (screen); every binding has an id; keys.yaml remaps by id."""
+    app = fixed_app(monkeypatch, tmp_path)
+    bindings = [b for cls in app.binding_classes() for b in cls.BINDINGS]
+    assert all(b.id for b in bindings)
+    assert not {"ctrl+b", "ctrl+a"} & {k for b in bindings for k in b.key.split(",")}
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("back: ctrl+b\nnext: ctrl+n\nfly: ctrl+f\n", encoding="utf-8")
+    monkeypatch.setenv("MLFLOW_OM_KEYS", str(keys))
+
+    async def body():
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await goto(pilot, 1)
+            await pilot.press("alt+left")  # not in the keys file for back: the file's keys replace the defaults
+            assert app.screen.index == 1
+            await pilot.press("ctrl+b")
+            await wait_for(pilot, lambda: app.screen.index == 0, what="Back on ctrl+b")
+            assert any("no binding has the id 'fly'" in n.message for n in app._notifications)
+
+    run(body)
+
+
+def test_the_focused_field_stands_out_and_each_step_starts_on_its_first_field(monkeypatch, tmp_path):
+    """Friction 4."""
+    app = fixed_app(monkeypatch, tmp_path)
+
+    async def body():
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            assert app.focused.id == "input-serviceName"
+            focused, other = screen.query_one("#field-serviceName"), screen.query_one("#field-trackingUri")
+            assert focused.styles.border_left[0] == "outer" and other.styles.border_left[0] == "blank"
+            label = focused.query_one(".field--label").styles
+            assert label.color != other.query_one(".field--label").styles.color and label.text_style.bold
+            await pilot.press("tab")
+            assert app.focused.id == "input-trackingUri"
+            assert screen.query_one("#field-trackingUri").styles.border_left[0] == "outer"
+            await goto(pilot, 6)
+            assert app.focused.id == "input-writePath"
+
+    run(body)
+
+
+def test_the_step_list_marks_say_what_is_true(monkeypatch, tmp_path):
+    """Friction 5: done, has problems, or nothing (not visited / not done yet)."""
+    app = fixed_app(monkeypatch, tmp_path)
+
+    def marks() -> list[str]:
+        return [text_of(pilot_, f"#stepitem-{i}")[:2] for i in range(8)]
+
+    async def body():
+        nonlocal pilot_
+        async with app.run_test(size=(80, 24)) as pilot:
+            pilot_ = pilot
+            assert marks() == ["▸✓"] + ["  "] * 7  # where you are, valid; nothing else seen yet
+            await goto(pilot, 1)
+            await goto(pilot, 2)
+            assert marks()[:3] == [" ✓", " ✓", "▸✓"] and marks()[6] == "  "
+            await goto(pilot, 0)
+            await type_into(pilot, "#input-serviceName", "")
+            assert marks()[:3] == ["▸✗", " ✓", " ✓"]  # the others keep their marks
+            await type_into(pilot, "#input-serviceName", "ml_platform")
+            await goto(pilot, 5)
+            await wait_for(pilot, lambda: marks()[5] == "▸✗", what="the failed check's mark")
+            await goto(pilot, 6)
+            assert marks()[6] == "▸ "
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: "✓ Wrote" in text_of(pilot, "#write-result"))
+            assert marks()[6] == "▸✓"
+            await goto(pilot, 0)
+            await type_into(pilot, "#input-serviceName", "renamed")
+            assert marks()[6] == "  "  # an edit since: not written any more
+
+    pilot_ = None
+    run(body)
+
+
+def test_saving_the_opened_file_does_not_ask_unless_it_changed_on_disk(monkeypatch, tmp_path):
+    """Friction 6."""
+    app = fixed_app(monkeypatch, tmp_path, on_disk=True)
+    file = tmp_path / "workflow.yaml"
+
+    async def body():
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.draft.mark_saved(Path("workflow.yaml"))  # as `metadata tui -c workflow.yaml` opens it
+            await type_into(pilot, "#input-serviceName", "renamed")
+            await goto(pilot, 6)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: "✓ Wrote" in text_of(pilot, "#write-result"), what="the save")
+            assert "serviceName: renamed" in file.read_text()
+            file.write_text(file.read_text() + "# edited elsewhere\n")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+            assert "changed on disk since you opened it" in text_of(pilot, ".question")
+            await pilot.press("n")
+
+    run(body)
+    assert file.read_text().endswith("# edited elsewhere\n")
+
+
+def test_esc_closes_the_keys_panel_without_leaving_the_step(monkeypatch, tmp_path):
+    """Friction 7, first half."""
+    app = fixed_app(monkeypatch, tmp_path)
+
+    async def body():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await goto(pilot, 1)
+            app.action_show_help_panel()
+            await wait_for(pilot, lambda: bool(app.screen.query("HelpPanel")), what="the keys panel")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not app.screen.query("HelpPanel"), what="the panel to close")
+            assert app.screen.index == 1
+
+    run(body)
+
+
+def test_the_demo_banner_is_one_line_and_the_log_wraps_again_when_narrower(monkeypatch, tmp_path):
+    """Friction 7, second half."""
+    app = fixed_app(monkeypatch, tmp_path)
+
+    async def body():
+        async with app.run_test(size=(120, 30)) as pilot:
+            banner = app.screen.query_one("#banner")
+            banner.update("DEMO · sample models at http://127.0.0.1:40000 · files go to /tmp/mlflow-om-demo-abcdefgh"
+                          " · quitting stops its server")
+            banner.display = True
+            await goto(pilot, 7)
+            await plan_and_run(pilot)
+            await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), what="the run")
+            log = app.screen.query_one("#run-log")
+            longest = max(len(line) for line in log.texts)
+            assert longest > 60
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            await pilot.pause()
+            assert banner.outer_size.height == 1
+            width = log.scrollable_content_region.width
+            assert all(strip.cell_length <= width for strip in log.lines)
+            shown = " ".join("".join(s.text for s in log.lines).split())
+            assert " ".join(" ".join(log.texts).split()).replace(" ", "") == shown.replace(" ", "")
+
+    run(body)
+
+
+# ------------------------------------------------------------------------------------------ features
+
+
+def test_copy_the_yaml_a_checks_messages_and_the_run_summary(monkeypatch, tmp_path):
+    app = fixed_app(monkeypatch, tmp_path)
+
+    async def body():
+        async with app.run_test(size=(100, 32)) as pilot:
+            await goto(pilot, 4)
+            await pilot.press("c")
+            assert "serviceName: ml_platform" in app.clipboard and "jwtToken: ${OM_JWT_TOKEN}" in app.clipboard
+            await goto(pilot, 5)
+            await wait_for(pilot, lambda: "failed" in text_of(pilot, "#check-status"))
+            await pilot.press("c")
+            assert "✗ Credentials accepted" in app.clipboard and "→ check the ingestion-bot token" in app.clipboard
+            await goto(pilot, 7)
+            await plan_and_run(pilot)
+            await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"))
+            await pilot.press("c")
+            assert app.clipboard.startswith("✗ Finished") and "fraud.detector v2" in app.clipboard
+
+    run(body)
+
+
+def test_edit_the_yaml_in_editor_and_come_back_with_it_checked(monkeypatch, tmp_path):
+    app = fixed_app(monkeypatch, tmp_path, on_disk=True)
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i -e 's/ml_platform/edited::name/' -e 's/DEBUG/INFO/' \"$1\"\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setattr(WorkflowApp, "suspend", lambda self: contextlib.nullcontext())  # no terminal to hand over
+
+    async def body():
+        async with app.run_test(size=(100, 32)) as pilot:
+            await goto(pilot, 4)
+            await pilot.press("e")
+            await wait_for(pilot, lambda: app.draft.values["serviceName"] == "edited::name", what="the edit")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.is_mounted and screen.query_one("#input-serviceName").value
+                           == "edited::name", what="the form")
+            assert "must not contain '::'" in message(pilot, "serviceName")  # checked as a file is
+            await type_into(pilot, "#input-serviceName", "edited_name")
+            await goto(pilot, 4)
+            assert "serviceName: edited_name" in text_of(pilot, "#yaml") and "loggerLevel: INFO" in text_of(pilot, "#yaml")
+            editor.write_text("#!/bin/sh\nprintf 'source: [' > \"$1\"\n")
+            await pilot.press("e")
+            await pilot.pause()
+            assert app.draft.values["serviceName"] == "edited_name"  # a broken edit is not taken
+            assert app.draft.unsaved()
+
+    run(body)
+
+
+def test_help_screen_says_what_each_step_does_and_lists_every_key(monkeypatch, tmp_path):
+    app = fixed_app(monkeypatch, tmp_path)
+
+    async def body():
+        async with app.run_test(size=(100, 40)) as pilot:
+            await goto(pilot, 4)  # no text field has focus here: ? is not typed into one
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+            text = " ".join(str(s.render()) for s in app.screen.query("Static"))
+            for words in ("1  MLflow", "8  Run", "Copies", "keys.yaml"):
+                assert words.lower() in text.lower(), words
+            keys = text_of(pilot, "#help-keys").splitlines()
+            for key, binding_id in (("ctrl+g", "back"), ("ctrl+s", "write"), ("?", "help"),
+                                    ("ctrl+o", "toggle-secrets"), ("ctrl+r", "run"), ("l ", "list-plan"),
+                                    ("c ", "copy-summary")):
+                assert any(line.startswith(key) and line.endswith(f"[{binding_id}]") for line in keys), binding_id
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="the help to close")
+
+    run(body)

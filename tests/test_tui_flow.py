@@ -54,11 +54,15 @@ def test_author_check_write_and_run_against_real_servers(mlflow_url, expected_mo
             await wait_for(pilot, lambda: "✓ Wrote" in text_of(pilot, "#write-result"))
             written = load_workflow(tmp_path / "workflow.yaml").config
             assert written.source.serviceName == "tui_flow" and written.openmetadata.hostPort == om.url
-            # Writing again must not replace the file silently.
+            # Another existing file is not replaced silently (saving the one just written again is a save in
+            # place: test_tui_daily_use).
+            (tmp_path / "other.yaml").write_text("someone else's\n")
+            await type_into(pilot, "#input-writePath", "other.yaml")
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: app.screen is not screen, what="the confirmation")
             await pilot.press("escape")
             await wait_for(pilot, lambda: "kept as it is" in text_of(pilot, "#write-result"))
+            assert (tmp_path / "other.yaml").read_text() == "someone else's\n"
             await goto(pilot, 7)
             await plan_and_run(pilot)
             await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), timeout=90, what="the run")

@@ -89,3 +89,30 @@ def test_a_plan_that_marks_models_deleted_asks_again_naming_how_many(monkeypatch
             assert runs == [1]
 
     run(body)
+
+
+def test_the_plans_keys_move_with_the_keys_file_and_only_a_run_marks_the_step(monkeypatch, tmp_path):
+    """The plan's keys carry ids like every other (a keys file moves them), a plan alone leaves the
+    step unmarked, and after a run from the filtered list `c` copies the summary."""
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("run: f5\nlist-plan: ctrl+l\n", encoding="utf-8")
+    monkeypatch.setenv("MLFLOW_OM_KEYS", str(keys))
+    app = fixed_app(monkeypatch, tmp_path)
+
+    async def body():
+        async with app.run_test(size=(100, 32)) as pilot:
+            await goto(pilot, 7)
+            await pilot.press("f5")
+            await wait_for(pilot, lambda: text_of(pilot, "#run-head").startswith("Plan:"), what="the plan")
+            assert text_of(pilot, "#stepitem-7")[:2] == "▸ "
+            await pilot.press("ctrl+l")
+            await pilot.pause()
+            assert app.screen.query_one("#plan-filter", Input).has_focus
+            assert "+ churn-classifier" in log_text(app)
+            await pilot.press("f5")
+            await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), what="the run")
+            assert text_of(pilot, "#stepitem-7")[:2] == "▸✗"  # the fixed run has a failed model
+            await pilot.press("c")
+            assert app.clipboard.startswith("✗ Finished") and "fraud.detector v2" in app.clipboard
+
+    run(body)

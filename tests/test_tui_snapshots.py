@@ -87,7 +87,9 @@ def test_finished_run(snap_compare, monkeypatch, tmp_path, size):
 
 
 def test_overwrite_confirmation(snap_compare, monkeypatch, tmp_path):
-    app = fixed_app(monkeypatch, tmp_path, on_disk=True)
+    """Writing a new workflow where a file already is (saving the file you opened asks nothing)."""
+    app = fixed_app(monkeypatch, tmp_path)
+    (tmp_path / "workflow.yaml").write_text("someone else's file\n", encoding="utf-8")
 
     async def write_over(pilot):
         await pilot.pause()

@@ -232,12 +232,15 @@ def test_write_asks_before_overwriting_and_keeps_secret_files_private(monkeypatc
             assert "jwtToken: ${OM_JWT_TOKEN}" in target.read_text()  # untouched: kept as the file had it
             assert "loggerLevel: DEBUG" in target.read_text()
             assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
-            # An inline secret: the file becomes private, and replacing it needs a "yes".
+            # An inline secret: the file becomes private; replacing another file needs a "yes".
             await goto(pilot, 3)
             await pilot.click("#ref-sec-openmetadata-jwtToken")
             await type_into(pilot, "#input-sec-openmetadata-jwtToken", FIXED_JWT)
             await goto(pilot, 6)
             assert "mode 0600" in text_of(pilot, "#write-mode")
+            target = tmp_path / "out/other.yaml"
+            target.write_text("someone else's file\n")
+            await type_into(pilot, "#input-writePath", "out/other.yaml")
             before = target.read_text()
             await pilot.click("#write-button")
             await wait_for(pilot, lambda: app.screen is not screen, what="the confirmation")
@@ -281,7 +284,7 @@ def test_every_footer_key_is_also_in_the_command_palette(monkeypatch, tmp_path):
             await goto(pilot, 5)
             await wait_for(pilot, lambda: "failed" in text_of(pilot, "#check-status"))
             titles = [command.title for command in app.get_system_commands(app.screen)]
-            for expected in ("Next (ctrl+n)", "Back (ctrl+b)", "Test again (ctrl+t)", "Go to step 8  Run"):
+            for expected in ("Next (ctrl+n)", "Back (ctrl+g)", "Test again (ctrl+t)", "Go to step 8  Run"):
                 assert expected in titles
             await pilot.press("ctrl+p")
             await pilot.pause()

@@ -162,7 +162,7 @@ async def goto(pilot: Pilot, index: int) -> None:
     in the step list (one pane switch instead of several)."""
     screen = pilot.app.screen
     if abs(screen.index - index) == 1:
-        await pilot.press("ctrl+n" if screen.index < index else "ctrl+b")
+        await pilot.press("ctrl+n" if screen.index < index else "ctrl+g")
     elif screen.index != index:
         await pilot.click(f"#stepitem-{index}")
     await wait_for(pilot, lambda: screen.index == index, what=f"step {index + 1}")

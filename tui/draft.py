@@ -243,6 +243,8 @@ class Draft:
             if spec.kind == "secret":
                 self.reference_mode[spec.key] = self._base_reference(spec) is not None
         self.saved = self.snapshot()
+        self.disk_stamp = file_stamp(path)
+        """The file as it was when opened or last written: saving over it asks only if it changed since."""
 
     # ------------------------------------------------------------------------------- construction
 
@@ -304,6 +306,17 @@ class Draft:
     def mark_saved(self, path: Path) -> None:
         self.path = path
         self.saved = self.snapshot()
+        self.disk_stamp = file_stamp(path)
+
+    def saves_in_place(self, target: Path) -> bool:
+        """Whether writing to `target` saves the file being edited, unchanged on disk since we read or
+        wrote it: the normal save, which needs no question."""
+        if self.path is None or self.disk_stamp is None:
+            return False
+        try:
+            return os.path.samefile(self.path, target) and file_stamp(target) == self.disk_stamp
+        except OSError:
+            return False
 
     # ---------------------------------------------------------------------------------- checking
 
@@ -461,6 +474,15 @@ class Draft:
 
 
 # ----------------------------------------------------------------------------------------- helpers
+
+
+def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """A file's identity and last change (inode, size, mtime), or None when it is not there."""
+    try:
+        info = os.stat(path) if path is not None else None
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns) if info else None
 
 
 def _say(message: str, hint: str) -> str:

@@ -78,3 +78,7 @@ class DemoStatus(Message):
     text: str
     ready: bool = False
     failed: bool = False
+
+
+class StepState(Message):
+    """A step's own state changed (checks passed, file written, run finished): its mark in the list too."""

@@ -1,5 +1,5 @@
-"""A yes/no question that must be answered before something is destroyed (an existing file, models
-in the catalogue)."""
+"""A yes/no question that must be answered before something is lost (an existing file, unwritten edits,
+models in the catalogue)."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -21,8 +21,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin-left: 2; }
     """
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", tooltip="Overwrite the file"),
-        Binding("n,escape", "answer(False)", "No", tooltip="Keep the file as it is"),
+        Binding("y", "answer(True)", "Yes", tooltip="Answer yes (the button on the right)", id="confirm-yes"),
+        Binding("n,escape", "answer(False)", "No", tooltip="Answer no: nothing is lost", id="confirm-no"),
     ]
 
     def __init__(self, question: str, yes: str = "Overwrite", no: str = "No, keep it") -> None:

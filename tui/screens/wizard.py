@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static
 
 from ..draft import FORM_STEPS, Draft, Report
-from ..messages import DemoStatus
+from ..messages import DemoStatus, StepState
 from ..services import Services
 from ..steps import STEPS, Step
 from ..steps.write import WriteStep
@@ -27,24 +27,39 @@ from ..widgets.step_list import StepList
 
 class WizardScreen(Screen):
     BINDINGS = [
-        # alt+arrows too: tmux takes ctrl+b for itself.
+        # Not ctrl+b (tmux's prefix) nor ctrl+a (screen's); alt+arrows as well. The keys file moves them.
         Binding("ctrl+n,alt+right", "next", "Next", tooltip="Go to the next step (when this one is valid)", id="next"),
-        Binding("ctrl+b,alt+left", "back", "Back", tooltip="Go to the previous step; every value is kept", id="back"),
+        Binding("ctrl+g,alt+left", "back", "Back", tooltip="Go to the previous step; every value is kept", id="back"),
     ]
 
-    def __init__(self, draft: Draft, services: Services, *, target: Path, banner: str = "") -> None:
+    def __init__(self, draft: Draft, services: Services, *, target: Path, banner: str = "", start: int = 0) -> None:
         super().__init__()
         self.draft = draft
         self.services = services
         self.target = target
         self.banner = banner
+        self.start = start
+        self.visited: set[int] = set()
         self.index = 0
         self.moves: tuple[bool, bool] | None = None
         self.report: Report = draft.check()
-        self.steps: list[Step] = [
-            cls(draft, services, target=target) if cls is WriteStep else cls(draft, services) for cls in STEPS
-        ]
+        self.steps: list[Step] = self._make_steps()
         """Every pane; all but the first mount just after the first frame, to keep it fast."""
+
+    def _make_steps(self) -> list[Step]:
+        return [cls(self.draft, self.services, target=self.target) if cls is WriteStep else cls(self.draft, self.services)
+                for cls in STEPS]
+
+    async def load(self, draft: Draft, *, start: int) -> None:
+        """Start the form again from another draft (the YAML came back from the editor)."""
+        for step in self.steps:
+            step.workers.cancel_all()
+        self.draft, self.start, self.index, self.moves = draft, start, 0, None
+        self.visited = set()
+        self.report = draft.check()
+        self.steps = self._make_steps()
+        await self.recompose()
+        self.on_mount()
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -64,6 +79,8 @@ class WizardScreen(Screen):
         self.query_one("#banner").display = bool(self.banner)
         self.go(0)
         self.call_after_refresh(self._mount_other_steps)
+        if self.start:
+            self.call_after_refresh(self.go, self.start)
 
     async def _mount_other_steps(self) -> None:
         """The panes not on screen yet, mounted once the first frame is out (most of the widgets)."""
@@ -81,10 +98,11 @@ class WizardScreen(Screen):
         return self.steps[self.index]
 
     def reachable(self) -> int:
-        """The furthest step the user may open: the one after the last valid form step in a row."""
-        for index, cls in enumerate(STEPS):
-            if not self.report.step_valid(cls.NAME):
-                return index
+        """The furthest step the user may open: every form step (a file with mistakes is fixed in any
+        order), and the steps after them once they are all valid."""
+        form = [i for i, cls in enumerate(STEPS) if cls.NAME in FORM_STEPS]
+        if any(not self.report.step_valid(STEPS[i].NAME) for i in form):
+            return max(form)
         return len(STEPS) - 1
 
     # ----------------------------------------------------------------------------------- editing
@@ -96,13 +114,14 @@ class WizardScreen(Screen):
         self.step.show_report(self.report)  # the other panes get it when they are shown
         self._show_position()
 
+    @on(StepState)
     def _show_position(self) -> None:
-        invalid = {i for i, cls in enumerate(STEPS) if cls.NAME in FORM_STEPS and not self.report.step_valid(cls.NAME)}
-        self.query_one(StepList).update_state(self.index, invalid, self.reachable())
-        valid = self.report.step_valid(STEPS[self.index].NAME)
+        marks = [step.mark(self.report, index in self.visited) for index, step in enumerate(self.steps)]
+        self.query_one(StepList).update_state(self.index, marks, self.reachable())
+        valid = self.report.step_valid(STEPS[self.index].NAME) and self.index + 1 <= self.reachable()
         problems = self.report.problem_count(STEPS[self.index].NAME)
         status = f"Step {self.index + 1} of {len(STEPS)}"
-        if not valid:
+        if not valid and self.index < len(STEPS) - 1:
             status += f" · {problems} problem{'s' if problems != 1 else ''} to fix" if problems else " · fix the earlier steps"
         nav = self.query_one("#nav-status", Static)
         if str(nav.content) != status:
@@ -117,7 +136,7 @@ class WizardScreen(Screen):
     # -------------------------------------------------------------------------------- navigation
 
     def can_advance(self) -> bool:
-        return self.index < len(STEPS) - 1 and self.report.step_valid(STEPS[self.index].NAME)
+        return self.index + 1 <= self.reachable() and self.report.step_valid(STEPS[self.index].NAME)
 
     def go(self, index: int) -> None:
         """Show step `index` if every step before it is valid."""
@@ -128,6 +147,7 @@ class WizardScreen(Screen):
             self.call_after_refresh(self.go, index)
             return
         self.index = index
+        self.visited.add(index)
         step.show_report(self.report)
         self.query_one("#panes", ContentSwitcher).current = step.id
         self._show_position()

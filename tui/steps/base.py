@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
+from textual.scroll_view import ScrollView
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..draft import BY_KEY, Draft, Report
+from ..draft import BY_KEY, FORM_STEPS, Draft, Report
 from ..services import Services
 from ..widgets.field import Field
 from ..widgets.secret import SecretField
@@ -24,6 +25,8 @@ class Step(Vertical):
     NAME: ClassVar[str]
     TITLE: ClassVar[str]
     INTRO: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+    """What the step does, for the help screen."""
     HINTS: ClassVar[dict[str, str]] = {}
     """A quiet line under a field while the engine has nothing to say about it."""
 
@@ -65,14 +68,26 @@ class Step(Vertical):
             label.update(problems)
             label.display = bool(problems)
 
+    def mark(self, report: Report, visited: bool) -> str:
+        """What the step list says of this step: "done", "problems" or "" (not visited, not done yet).
+        A form step has problems wherever they are (an opened file's too), and is done once seen valid."""
+        if not report.step_valid(self.NAME):
+            return "problems" if self.NAME in FORM_STEPS else ""
+        return "done" if visited else ""
+
     def entered(self) -> None:
         """The pane became visible (the latest report is in `self.report`)."""
 
     def endpoint_ready(self) -> None:
         """A server the draft points at just came up (the demo's MLflow): refresh what came from it."""
 
+    def on_mount(self) -> None:
+        for scroll in self.query(VerticalScroll):  # a form scrolls to the focused field: Tab skips its frame
+            if type(scroll) is VerticalScroll:
+                scroll.can_focus = False
+
     def first_focus(self) -> Widget | None:
-        for widget in self.query("*"):
-            if widget.focusable and widget.display:
-                return widget
-        return None
+        """The first control of the pane, else its scrolling view (Review's YAML, Test's checks)."""
+        focusable = [w for w in self.query("*") if w.focusable and w.display]
+        controls = [w for w in focusable if not isinstance(w, ScrollableContainer) or isinstance(w, ScrollView)]
+        return (controls or focusable or [None])[0]

@@ -16,7 +16,8 @@ from textual.widgets import Static
 
 from workflow import Workflow, known_secrets, scrub, to_yaml
 
-from ..messages import CheckDone, ChecksFinished
+from ..draft import Report
+from ..messages import CheckDone, ChecksFinished, StepState
 from ..widgets.check_list import CheckList
 from .base import Step
 
@@ -25,8 +26,12 @@ class TestStep(Step):
     NAME = "test"
     TITLE = "6  Test"
     INTRO = "Both endpoints, checked live. A failed check does not stop you writing the file."
+    HELP = ("Checks MLflow and OpenMetadata live, step by step, each failure with its cause and what to do "
+            "(as `metadata test-connection` does). ctrl+t tests again, c copies the results.")
     BINDINGS = [
         Binding("ctrl+t", "retest", "Test again", tooltip="Check both endpoints again", id="retest"),
+        Binding("c", "copy", "Copy results", tooltip="Copy every check, with its cause and fix, to the clipboard",
+                id="copy-checks"),
     ]
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - Step's own
@@ -37,6 +42,7 @@ class TestStep(Step):
         self.failed = 0
         self.warned = 0
         self.checking = False  # a round is running: its steps are still arriving
+        self.outcome = ""  # "done" or "problems" once a round finished (or could not start)
 
     def body(self) -> ComposeResult:
         yield Static("", id="check-status", markup=False)
@@ -66,6 +72,7 @@ class TestStep(Step):
             self.query_one(CheckList).clear()
             status.update(f"✗ Cannot test: {self.report.unset_message()}.")
             status.set_class(True, "-fail")
+            self._outcome("problems")
             return
         self.cancel.set()
         self.cancel = threading.Event()
@@ -73,6 +80,7 @@ class TestStep(Step):
         self.tested = to_yaml(config)
         self.failed = self.warned = 0
         self.checking = True
+        self._outcome("")
         self.query_one(CheckList).clear()
         self.query_one("#check-status", Static).update("Checking MLflow and OpenMetadata …")
         self._check(config, self.round, self.cancel)
@@ -115,3 +123,22 @@ class TestStep(Step):
         status.update(text)
         status.set_class(bool(self.failed or message.error), "-fail")
         status.set_class(not (self.failed or message.error), "-pass")
+        self._outcome("problems" if self.failed or message.error else "done")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy":
+            return bool(self.query_one(CheckList).steps) or bool(self.outcome)
+        return True
+
+    def action_copy(self) -> None:
+        status = str(self.query_one("#check-status", Static).render())
+        self.app.copy_to_clipboard("\n\n".join(filter(None, [status, self.query_one(CheckList).as_text()])))
+        self.notify("The check results are on the clipboard.", title="Copied")
+
+    def _outcome(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.post_message(StepState())
+        self.refresh_bindings()
+
+    def mark(self, report: Report, visited: bool) -> str:
+        return self.outcome

@@ -15,6 +15,8 @@ class MlflowStep(Step):
     NAME = "mlflow"
     TITLE = "1  MLflow"
     INTRO = "Where the registered models come from, and the service they appear under in OpenMetadata."
+    HELP = ("The service name the models appear under in OpenMetadata, and MLflow's tracking server (and its "
+            "model registry, when that is elsewhere: a database URI, say).")
     HINTS = {
         "serviceName": "OpenMetadata creates the service if it is new",
         "trackingUri": "e.g. http://localhost:5000; ${VAR} is kept as typed",

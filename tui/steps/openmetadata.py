@@ -27,6 +27,8 @@ class OpenMetadataStep(Step):
     NAME = "openmetadata"
     TITLE = "4  OpenMetadata"
     INTRO = "The server the models go to, and how to sign in to it."
+    HELP = ("The OpenMetadata server, its auth provider's own fields (secrets masked, or written as ${VAR} "
+            "references) and TLS. ctrl+o shows or masks the secrets.")
     FILE_SINK_INTRO = ("With the file sink, nothing talks to this server: neither Test nor Run use it. It stays in "
                        "the file (the format needs it) for when you send the models to OpenMetadata.")
     HINTS = {

@@ -15,13 +15,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Input, ProgressBar, RichLog, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from workflow import events as ev
 from workflow import UserError, Workflow, known_secrets, scrub, shown, summary_lines, verdict
 
-from ..messages import PlanReady, RunEvent, RunFailed
+from ..draft import Report
+from ..messages import PlanReady, RunEvent, RunFailed, StepState
 from ..screens.confirm import ConfirmScreen
+from ..widgets.wrapping_log import WrappingLog
 from .base import Step
 
 COUNTERS = ("processed", "warnings", "filtered", "errors")
@@ -32,10 +34,15 @@ class RunStep(Step):
     NAME = "run"
     TITLE = "8  Run"
     INTRO = "Runs the workflow as it is on screen (it need not be written first)."
+    HELP = ("Runs the workflow as it is on screen. ctrl+r first makes the plan (what the run would change; nothing "
+            "is written) and shows its counts, l lists its models with a filter; ctrl+r again runs it, asking once "
+            "more when models would be marked deleted. Then progress, counters, the log and the summary with every "
+            "failure. Esc cancels after the models in flight, c copies the summary.")
     BINDINGS = [
         Binding("ctrl+r", "run", "Run", tooltip="Plan the run (nothing is written), then run it", id="run"),
         Binding("l", "list_plan", "List plan", tooltip="The plan model by model, with a filter", id="list-plan"),
         Binding("escape", "cancel", "Cancel run", tooltip="Stop after the models in flight", id="cancel"),
+        Binding("c", "copy", "Copy summary", tooltip="Copy the run's summary to the clipboard", id="copy-summary"),
     ]
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - Step's own
@@ -49,6 +56,8 @@ class RunStep(Step):
         self.planning = False
         self.plan = None  # a workflow.plan.RunPlan of `plan_config`, until it runs
         self.plan_config: Workflow | None = None
+        self.outcome = ""  # "done" or "problems" once a run ended
+        self.summary_text = ""
 
     def body(self) -> ComposeResult:
         yield Static("Press ctrl+r to run.", id="run-head", markup=False)
@@ -60,7 +69,7 @@ class RunStep(Step):
                 yield Static(f"{name.capitalize()} 0", id=f"count-{name}", classes="counter", markup=False)
         yield Input(placeholder="filter the plan: part of a name, or new, changed, deleted …",
                     id="plan-filter").set_styles("display: none;")
-        yield RichLog(max_lines=LOG_LINES, min_width=20, wrap=True, markup=False, highlight=False, id="run-log")
+        yield WrappingLog(max_lines=LOG_LINES, id="run-log")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "run":
@@ -69,7 +78,13 @@ class RunStep(Step):
             return True if self.running or self.planning else None
         if action == "list_plan":
             return self.plan is not None and not self.running
+        if action == "copy":
+            return bool(self.summary_text)
         return True
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.summary_text)
+        self.notify("The run's summary is on the clipboard.", title="Copied")
 
     def first_focus(self):  # noqa: ANN201 - the log, so the run's keys are live and it scrolls
         return self.query_one("#run-log")
@@ -82,6 +97,7 @@ class RunStep(Step):
             return
         if self.report.unset:
             self._head(f"✗ Cannot run: {self.report.unset_message()}.", "-fail")
+            self._outcome("problems")
             return
         self.config = config
         self.secrets = known_secrets(config)
@@ -103,8 +119,10 @@ class RunStep(Step):
     def _start_plan(self, config: Workflow) -> None:
         self.planning = True
         self.plan, self.plan_config = None, config
+        self.summary_text = ""
+        self._outcome("")
         self.cancel_event = threading.Event()
-        self.query_one(RichLog).clear()
+        self.query_one(WrappingLog).clear()
         self._show_filter(False)
         self._head("Planning: reading MLflow and OpenMetadata as the run would (nothing is written) …")
         self.refresh_bindings()
@@ -114,6 +132,8 @@ class RunStep(Step):
         self.plan = None
         self._show_filter(False)
         self.running = True
+        self.summary_text = ""
+        self._outcome("")
         self.cancel_event = threading.Event()
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.finished = 0
@@ -121,7 +141,7 @@ class RunStep(Step):
             self._count(name, 0)
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#run-done", Static).update("")
-        self.query_one(RichLog).clear()
+        self.query_one(WrappingLog).clear()
         self._head("Starting: opening the sink and the MLflow registry …")
         self.refresh_bindings()
         self._run(config, self.cancel_event)
@@ -140,7 +160,7 @@ class RunStep(Step):
         from workflow import plan_lines  # the plan's modules bring the runner: not at start-up
 
         if self.plan is not None:
-            self.query_one(RichLog).clear()
+            self.query_one(WrappingLog).clear()
             for line in plan_lines(self.plan, only=self.query_one("#plan-filter", Input).value):
                 self._log(line)
 
@@ -183,6 +203,7 @@ class RunStep(Step):
             self.plan = plan
             self._head(f"Plan: {counts_text(plan)}. ctrl+r runs it, l lists the models.")
         else:
+            self._outcome("problems")
             self._head("✗ No plan, so nothing to run yet (see the log); ctrl+r tries again", "-fail")
         for line in plan_notes(plan):
             self._log(line)
@@ -218,6 +239,7 @@ class RunStep(Step):
     def _failed(self, message: RunFailed) -> None:
         what = "plan" if self.planning else "run"
         self.running = self.planning = False
+        self._outcome("problems")
         self._head(f"✗ The {what} could not go on (see the log)", "-fail")
         self._log(f"error: {message.error}")
         self.query_one(ProgressBar).update(total=1, progress=0)
@@ -229,10 +251,21 @@ class RunStep(Step):
         if bar.total is None:
             bar.update(total=max(self.finished, 1))
         ok = summary.succeeded
-        self._head(f"{'✓' if ok else '✗'} Finished: {verdict(summary)}", "-pass" if ok else "-fail")
-        for line in summary_lines(summary, self.config):
+        self._outcome("done" if ok else "problems")
+        head = f"{'✓' if ok else '✗'} Finished: {verdict(summary)}"
+        self._head(head, "-pass" if ok else "-fail")
+        lines = summary_lines(summary, self.config)
+        for line in lines:
             self._log(line)
+        self.summary_text = shown(scrub("\n".join([head, *lines]), self.secrets))
         self.refresh_bindings()
+
+    def _outcome(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.post_message(StepState())
+
+    def mark(self, report: Report, visited: bool) -> str:
+        return self.outcome
 
     # ------------------------------------------------------------------------------------- display
 
@@ -259,4 +292,4 @@ class RunStep(Step):
         head.set_class(state == "-fail", "-fail")
 
     def _log(self, text: str) -> None:
-        self.query_one(RichLog).write(shown(scrub(text, self.secrets)))
+        self.query_one(WrappingLog).add(shown(scrub(text, self.secrets)))

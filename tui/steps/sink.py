@@ -15,6 +15,8 @@ class SinkStep(Step):
     TITLE = "3  Sink"
     INTRO = ("metadata-rest sends each model to the OpenMetadata server of the next step; "
              "file writes the create requests as JSON Lines, for trying it without a server.")
+    HELP = ("Where the models go: OpenMetadata (metadata-rest), optionally recording each run in one of its "
+            "ingestion pipelines; or a JSON Lines file, to try it without a server.")
     HINTS = {"sinkFile": "Created or replaced at the end of a run",
              "pipelineFQN": "<service>.<pipeline>: each run shows in this pipeline's run history in "
                             "OpenMetadata (created if missing); leave empty not to record runs"}

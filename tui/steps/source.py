@@ -27,6 +27,8 @@ class SourceStep(Step):
     NAME = "source"
     TITLE = "2  Source"
     INTRO = "Patterns are regular expressions matched at the start of a name, ignoring case; excludes win."
+    HELP = ("Which registered models to ingest: include and exclude patterns, previewed live against the "
+            "registry's names; whether models deleted in MLflow are marked deleted in OpenMetadata.")
     HINTS = {"includes": "Only matching models (none: all)", "excludes": "Never these"}
     BINDINGS = [
         Binding("ctrl+l", "reload", "Reload models", tooltip="List the registry's models again", id="reload"),

@@ -1,7 +1,8 @@
 """Step 7, Write: save the workflow file, atomically, private when it holds a secret.
 
-The engine's `write_workflow` refuses to replace an existing file unless told to; that refusal becomes
-a question here, and only a "yes" writes again with `overwrite=True`.
+Saving the file being edited is the normal case and asks nothing, unless it changed on disk since
+it was opened. Any other existing file: the engine's `write_workflow` refuses to replace it unless
+told to; that refusal becomes a question here, and only a "yes" writes again with `overwrite=True`.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from textual.widgets import Button, Static
 
 from workflow import UserError, Workflow, has_inline_secret, write_workflow
 
-from ..draft import Path_, Spec
-from ..messages import WriteResult
+from ..draft import Path_, Report, Spec
+from ..messages import StepState, WriteResult
 from ..screens.confirm import ConfirmScreen
 from ..widgets.field import Field
 from .base import Step
@@ -28,12 +29,16 @@ PATH_SPEC = Spec("writePath", "write", (), "Workflow file", placeholder="./mlflo
 class WriteStep(Step):
     NAME = "write"
     TITLE = "7  Write"
-    INTRO = "Written atomically (a temporary file, then renamed); an existing file is replaced only if you confirm."
+    INTRO = ("Written atomically (a temporary file, then renamed). Saving the file you opened replaces it; any other "
+             "existing file, or one changed on disk since, is replaced only if you confirm.")
+    HELP = ("Saves the workflow: 0600 when a secret is written inline, comments and layout kept when saving over "
+            "a YAML file. `metadata ingest -c FILE` then runs it without the app.")
     BINDINGS = [Binding("ctrl+s", "write", "Write file", tooltip="Write the workflow file", id="write")]
 
     def __init__(self, *args, target: Path, **kwargs) -> None:  # noqa: ANN002, ANN003 - Step's own
         super().__init__(*args, **kwargs)
         self.target = str(target)
+        self.written = False
 
     def body(self) -> ComposeResult:
         with VerticalScroll():
@@ -41,6 +46,10 @@ class WriteStep(Step):
             yield Static("", id="write-mode", markup=False)
             yield Button("Write file (ctrl+s)", id="write-button", variant="primary", compact=True)
             yield Static("", id="write-result", markup=False)
+
+    def mark(self, report: Report, visited: bool) -> str:
+        """Done once written in this session, until the next edit."""
+        return "done" if self.draft.disk_stamp and not self.draft.unsaved() and self.written else ""
 
     def entered(self) -> None:
         config = self.report.config if self.report else None
@@ -67,8 +76,9 @@ class WriteStep(Step):
         config = self.report.config if self.report else None
         if config is None or not self.target.strip():
             return
+        target = Path(self.target.strip()).expanduser()
         self.query_one("#write-result", Static).update("Writing …")
-        self._write(config, self.report.references, Path(self.target.strip()).expanduser(), overwrite)
+        self._write(config, self.report.references, target, overwrite or self.draft.saves_in_place(target))
 
     @work(thread=True, exclusive=True, group="write", exit_on_error=False)
     def _write(self, config: Workflow, references: dict[Path_, str], target: Path, overwrite: bool) -> None:
@@ -87,14 +97,18 @@ class WriteStep(Step):
         result = self.query_one("#write-result", Static)
         if message.exists:
             result.update(f"{message.path} exists: waiting for your answer.")
-            self.app.push_screen(ConfirmScreen(f"{message.path} already exists.\n\nReplace it with this workflow?"),
+            opened = self.draft.path is not None and message.path.resolve() == self.draft.path.resolve()
+            why = "changed on disk since you opened it" if opened else "already exists"
+            self.app.push_screen(ConfirmScreen(f"{message.path} {why}.\n\nReplace it with this workflow?"),
                                  self._confirmed)
             return
         if message.error:
             result.update(f"✗ {message.error}")
             result.set_class(True, "-fail")
             return
-        self.draft.path = message.path
+        self.draft.mark_saved(message.path)
+        self.written = True
+        self.post_message(StepState())
         self.app.sub_title = str(message.path)
         result.set_class(False, "-fail")
         result.update(f"✓ Wrote {message.path} (mode {message.mode:04o}). Next: run it, or `metadata ingest -c "

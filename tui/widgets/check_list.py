@@ -45,6 +45,11 @@ class CheckList(VerticalScroll):
         self.sections[endpoint].update(_render(endpoint, self.steps[endpoint]))
 
 
+    def as_text(self) -> str:
+        """Every check with its cause and what to do, as plain text (for the clipboard)."""
+        return "\n\n".join(_render(e, self.steps[e]).plain for e in sorted(self.steps, key=_rank))
+
+
 def _render(endpoint: str, steps: list[Any]) -> Content:
     lines = [Content.styled(endpoint, "bold")]
     for step in steps:

@@ -1,7 +1,8 @@
 """The wizard's table of contents: every step with its state, clickable to jump there.
 
-State is shown by a glyph and a word-free colour pair (✓ valid, ✗ has problems, ▸ current), so it
-reads without colour too.
+Each mark says what is true, by a glyph and a colour, so it reads without colour too: ✓ done (a
+form step visited and valid, checks passed, the file written, the run succeeded), ✗ has problems
+(a field to fix, a failed check or run), nothing when not visited or not done yet; ▸ is the current step.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class StepList(Vertical):
     StepList > Static { width: 100%; padding: 0 1; }
     StepList > Static.-current { background: $primary 30%; text-style: bold; }
     StepList > Static.-invalid { color: $text-error; }
+    StepList > Static.-done { color: $text-success; }
     StepList > Static.-locked { color: $text-disabled; }
     """
 
@@ -34,17 +36,19 @@ class StepList(Vertical):
 
     def compose(self) -> ComposeResult:
         for index, title in enumerate(self.titles):
-            yield Static(f"  {index + 1} {title}", id=f"stepitem-{index}", markup=False)
+            yield Static(f"   {index + 1} {title}", id=f"stepitem-{index}", markup=False)
 
-    def update_state(self, current: int, invalid: set[int], reachable: int) -> None:
-        """`reachable`: the last step the user may jump to (every step before it is valid)."""
+    def update_state(self, current: int, marks: list[str], reachable: int) -> None:
+        """`marks`: "done", "problems" or "" per step; `reachable`: the last step the user may jump to."""
         for index, row in enumerate(self.query(Static)):
-            glyph = "▸" if index == current else "✗" if index in invalid else "✓" if index < reachable else " "
-            text = f"{glyph} {index + 1} {self.titles[index]}"
+            mark = marks[index]
+            glyph = {"done": "✓", "problems": "✗"}.get(mark, " ")
+            text = f"{'▸' if index == current else ' '}{glyph} {index + 1} {self.titles[index]}"
             if str(row.content) != text:
                 row.update(text)
             row.set_class(index == current, "-current")
-            row.set_class(index in invalid, "-invalid")
+            row.set_class(mark == "problems", "-invalid")
+            row.set_class(mark == "done" and index != current, "-done")
             row.set_class(index > reachable, "-locked")
 
     def on_click(self, event) -> None:  # noqa: ANN001 - textual.events.Click
