@@ -132,7 +132,7 @@ class WorkflowApp(App[int]):
     def _demo_text(self, status: str) -> str:
         if self.demo is None:
             return ""
-        return f"DEMO · {status} · files go to {self.demo.folder} · quitting stops its server"
+        return f"DEMO · {status} · quitting stops its server · files go to {self.demo.folder}"
 
     @work(thread=True, exclusive=True, group="demo", exit_on_error=False)
     def _start_demo(self, demo: "Demo", screen: Screen) -> None:
