@@ -220,11 +220,14 @@ def test_quitting_with_unwritten_edits_asks_first(monkeypatch, tmp_path):
     """Friction 1."""
     app = fixed_app(monkeypatch, tmp_path, on_disk=True)
 
+    async def edit_and_quit(pilot: Pilot) -> None:
+        await type_into(pilot, "#input-serviceName", "edited")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
+
     async def body():
         async with app.run_test(size=(80, 24)) as pilot:
-            await type_into(pilot, "#input-serviceName", "edited")
-            await pilot.press("ctrl+q")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+            await edit_and_quit(pilot)
             assert "Your edits are not written to workflow.yaml" in text_of(pilot, ".question")
             await pilot.press("n")
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
@@ -238,9 +241,7 @@ def test_quitting_with_unwritten_edits_asks_first(monkeypatch, tmp_path):
 
     async def yes():
         async with app.run_test(size=(80, 24)) as pilot:
-            await type_into(pilot, "#input-serviceName", "edited")
-            await pilot.press("ctrl+q")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+            await edit_and_quit(pilot)
             await pilot.press("y")
             await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
 
