@@ -15,10 +15,12 @@ from .events import Issue, RunSummary
 MAX_LISTED = 50
 
 
-def summary_lines(summary: RunSummary, config: Workflow, *, total: int | None = None) -> list[str]:
+def summary_lines(summary: RunSummary, config: Workflow, *, total: int | None = None,
+                  stopped_by: str | None = None) -> list[str]:
     """The end-of-run report: counts like the official CLI's, then each failure by model and reason.
 
-    `total` is how many models the registry listed, when the listing finished (a `TotalKnown` event).
+    `total` is how many models the registry listed, when the listing finished (a `TotalKnown` event);
+    `stopped_by` names what cancelled the run when it was not the user (a scheduler's SIGTERM).
     """
     lines = [
         "",
@@ -37,13 +39,13 @@ def summary_lines(summary: RunSummary, config: Workflow, *, total: int | None = 
         lines.append(f"  Recorded:   {summary.recorded_in}")
     lines += _issues("Failures", summary.failures)
     lines += _issues("Warnings", summary.warnings)
-    lines.append(f"Finished in {summary.elapsed_seconds:.2f} s: {verdict(summary, total=total)}")
+    lines.append(f"Finished in {summary.elapsed_seconds:.2f} s: {verdict(summary, total=total, stopped_by=stopped_by)}")
     return lines
 
 
-def verdict(summary: RunSummary, *, total: int | None = None) -> str:
+def verdict(summary: RunSummary, *, total: int | None = None, stopped_by: str | None = None) -> str:
     if summary.cancelled:
-        return _cancelled(summary, total)
+        return _cancelled(summary, total, stopped_by)
     if summary.incomplete:
         return f"FAILED: {summary.incomplete}"
     if summary.changed_nothing:
@@ -57,7 +59,7 @@ def verdict(summary: RunSummary, *, total: int | None = None) -> str:
     return "FAILED: success % is below the threshold"
 
 
-def _cancelled(summary: RunSummary, total: int | None) -> str:
+def _cancelled(summary: RunSummary, total: int | None, stopped_by: str | None) -> str:
     """How far a cancelled run got, so the user knows what a re-run still has to do.
 
     Models reached = done + failed + filtered; without `total` the listing had not finished, so the
@@ -66,7 +68,8 @@ def _cancelled(summary: RunSummary, total: int | None) -> str:
     reached = summary.processed + len(summary.failures) + len(summary.filtered)
     where = f"{reached} of {total} model(s)" if total is not None else \
         f"{reached} model(s), before the registry listing finished"
-    return f"cancelled by the user after {where}: {summary.processed} done, {len(summary.failures)} failed"
+    how = f"stopped by {stopped_by}" if stopped_by else "cancelled by the user"
+    return f"{how} after {where}: {summary.processed} done, {len(summary.failures)} failed"
 
 
 def _breakdown(summary: RunSummary) -> str:
@@ -98,8 +101,9 @@ class Printer:
         target = stream or self.stream
         print(shown(scrub(text, self.secrets)), file=target, flush=True)
 
-    def summary(self, summary, config, total: int | None = None) -> None:  # noqa: ANN001 - RunSummary, Workflow
-        for text in summary_lines(summary, config, total=total):
+    def summary(self, summary, config, total: int | None = None,  # noqa: ANN001 - RunSummary, Workflow
+                stopped_by: str | None = None) -> None:
+        for text in summary_lines(summary, config, total=total, stopped_by=stopped_by):
             self.line(text)
 
 

@@ -116,7 +116,7 @@ def _ingest(args: argparse.Namespace) -> int:
         if "error" in result:
             return report_error(result["error"], out)
         summary = result["value"]
-        out.summary(summary, config, total=view.total)  # type: ignore[arg-type]
+        out.summary(summary, config, total=view.total, stopped_by=result["stopped_by"])  # type: ignore[arg-type]
         return summary.exit_code  # type: ignore[union-attr]
 
     return run_cancellable(lambda cancel: run_workflow(config, view.handle, cancel=cancel, workers=args.workers,

@@ -104,6 +104,10 @@ class StopRequests:
         by = "" if signum == signal.SIGINT else f" on {_name(signum)}"
         self._say(f"Cancelling{by}: finishing the models in flight, then stopping ({again} again to quit at once)")
 
+    def stopped_by(self) -> str | None:
+        """What stopped the run, for its summary: None for Ctrl-C (the user), else the signal's name."""
+        return None if self.signum in (None, signal.SIGINT) else _name(self.signum)
+
     def exit_code(self, code: int) -> int:
         """The run's own exit code, unless a signal stopped it."""
         return code if self.signum is None else exit_code_for(self.signum)
@@ -121,7 +125,8 @@ def _name(signum: int) -> str:
 def run_cancellable(work: Callable[[threading.Event], object], progress: Callable[[], str],
                     report: Callable[[dict[str, object]], int]) -> int:
     """Do `work(cancel)` in a thread while SIGINT and SIGTERM cancel it (a second quits at once);
-    `report` gets {"value": ...} or {"error": ...} and gives the exit code, unless a signal's replaces it."""
+    `report` gets {"value": ...} or {"error": ...}, with "stopped_by" (`StopRequests.stopped_by`), and
+    gives the exit code, unless a signal's replaces it."""
     cancel = threading.Event()
     stop = StopRequests(cancel, progress)
     result: dict[str, object] = {}
@@ -139,4 +144,5 @@ def run_cancellable(work: Callable[[threading.Event], object], progress: Callabl
         threading.Thread(target=target, name="run", daemon=True).start()
         while not finished.wait(0.2):
             pass
+        result["stopped_by"] = stop.stopped_by()
         return stop.exit_code(report(result))
