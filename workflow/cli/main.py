@@ -1,4 +1,9 @@
-"""`metadata`: the headless face. Parses arguments, calls the engine, renders its events.
+"""`metadata` (also `mlflow-om`): the headless face. Parses arguments, calls the engine, renders its events.
+
+The official openmetadata-ingestion installs a `metadata` command too, and OpenMetadata's Airflow
+images carry it. Where both packages are installed, `metadata` hands over to the official CLI
+(except for this tool's own `tui`, `dag` and `test-connection`), whichever was installed last, so
+their ingestion keeps working; this tool is then `mlflow-om`, the name the docs and DAGs use.
 
 Exit codes: 0 success, 1 the workflow or a check failed, 2 bad usage or config, 128 + the signal when
 stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM, 129 for SIGHUP), as shells and schedulers expect. Nothing
@@ -16,12 +21,41 @@ from .check_report import report_error
 from .process import EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, run_cancellable
 
 
-def main(argv: list[str] | None = None) -> int:
+OUR_COMMAND = "mlflow-om"
+DISTRIBUTION = "mlflow-om-workflow"
+
+
+def metadata_command() -> int:
+    """The `metadata` console script: the official CLI where it is installed too, else this tool."""
+    argv = sys.argv[1:]
+    if official_cli_installed() and not (argv and argv[0] in PLUGGED_MODULES):
+        from metadata.cmd import metadata  # openmetadata-ingestion's own entry point
+
+        return metadata()
+    return main(argv)
+
+
+def mlflow_om_command() -> int:
+    """The `mlflow-om` console script: always this tool."""
+    return main(sys.argv[1:], prog=OUR_COMMAND)
+
+
+def official_cli_installed() -> bool:
+    """Whether openmetadata-ingestion is installed in this environment (its `metadata.cmd`)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("metadata.cmd") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def main(argv: list[str] | None = None, prog: str = "metadata") -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] in PLUGGED_MODULES:  # its own parser takes every argument after the name
-            return importlib.import_module(PLUGGED_MODULES[argv[0]]).main(argv[1:], prog=f"metadata {argv[0]}")
-        parser = build_parser()
+            return importlib.import_module(PLUGGED_MODULES[argv[0]]).main(argv[1:], prog=f"{prog} {argv[0]}")
+        parser = build_parser(prog)
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             parser.print_help()
@@ -35,11 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code if isinstance(exc, Interrupted) else exit_code_for(signal.SIGINT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "metadata") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="metadata",
+        prog=prog,
         description="Author, test and run OpenMetadata ingestion workflows for MLflow.",
+        epilog=other_metadata_note(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=VersionAction, help="print the version and which `metadata` runs")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="run a workflow: MLflow registered models into OpenMetadata")
@@ -62,6 +98,48 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in PLUGGED_HELP.items():
         commands.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+class VersionAction(argparse.Action):
+    """`--version`, looked up only when asked for (importlib.metadata reads the installed files)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        number = "(not installed)"
+    note = other_metadata_note()
+    return f"{DISTRIBUTION} {number}" + (f"\n{note}" if note else "")
+
+
+def other_metadata_note() -> str:
+    """A word on which `metadata` the shell runs, when it is not this tool's."""
+    import shutil
+
+    found = shutil.which("metadata")
+    if found is None:
+        return ""
+    try:
+        ours = "workflow.cli" in open(found, encoding="utf-8", errors="replace").read(2000)
+    except OSError:
+        ours = False
+    if not ours:
+        return (f"Note: `metadata` on your PATH is {found}, another program\n(openmetadata-ingestion's, most "
+                f"likely): run this tool as `{OUR_COMMAND}`.")
+    if official_cli_installed():
+        return (f"Note: openmetadata-ingestion is installed here too, so `metadata` runs its CLI\n(except tui, dag "
+                f"and test-connection): run this tool as `{OUR_COMMAND}`.")
+    return ""
 
 
 def worker_count(text: str) -> int:
