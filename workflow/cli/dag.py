@@ -106,6 +106,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
 
 
+def install_command() -> str:
+    """A command that installs this tool on a worker: from this checkout, or a wheel built from it."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file():
+        return (f"pip install {checkout} (or build a wheel to copy there: pip wheel --no-deps -w dist {checkout}, "
+                "then pip install dist/mlflow_om_workflow-*.whl)")
+    return ("pip install the wheel this environment was installed from (pip wheel --no-deps -w dist <checkout> "
+            "builds one)")
+
+
 def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkflow", leaked: list[str]) -> list[str]:
     """What the user must do next: above all, which variables the workers need."""
     schedule = args.schedule or "none (manual runs only)"
@@ -124,7 +134,7 @@ def report_lines(path: Path, args: argparse.Namespace, embedded: "EmbeddedWorkfl
         lines.append("Set these on the Airflow workers (environment variables) or as Airflow Variables of that name:")
         lines.append("  " + " ".join(embedded.variables))
     if args.mode == "python":
-        lines.append(f"The workers need this package: pip install {DEFAULT_REQUIREMENT}")
+        lines.append(f"The workers need this package (it is not on PyPI): {install_command()}")
     else:
         lines.append(f"Each run installs {', '.join(args.requirement or [DEFAULT_REQUIREMENT])} into a fresh virtualenv.")
     if args.max_deletions:

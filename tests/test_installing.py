@@ -1,4 +1,5 @@
-"""This tool and the official openmetadata-ingestion in one environment: both own a `metadata` command.
+"""Installing this tool: the command `metadata dag` says installs it on a worker, and this tool beside
+the official openmetadata-ingestion in one environment, where both own a `metadata` command.
 
 Here `metadata` is the official CLI whichever package pip installed last (ours hands over to it,
 but for our own `tui`, `dag` and `test-connection`), this tool is `mlflow-om`, and `--version` says
@@ -33,6 +34,20 @@ def test_version_names_the_package_and_warns_of_another_metadata_on_the_path(tmp
     out = capsys.readouterr().out
     assert out.startswith("mlflow-om-workflow ")
     assert f"`metadata` on your PATH is {other}, another program" in out and "`mlflow-om`" in out
+
+
+def test_the_dag_install_hint_is_a_command_that_installs_this_package(tmp_path, write_config, capsys):
+    """Friction 9: `pip install mlflow-om-workflow` finds nothing on PyPI; the hint names this checkout."""
+    from conftest import SEED_YAML
+
+    assert main(["dag", "-c", str(write_config(SEED_YAML)), "-o", str(tmp_path / "dags")]) == 0
+    [hint] = [line for line in capsys.readouterr().out.splitlines() if "The workers need this package" in line]
+    command = hint.split(": ", 1)[1].split(" (or ")[0].split()
+    assert command[:2] == ["pip", "install"] and Path(command[2]) == ROOT
+    dry = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--report", "-",
+                          "-q", command[2]], capture_output=True, text=True, timeout=240)
+    assert dry.returncode == 0, dry.stderr
+    assert '"name": "mlflow-om-workflow"' in dry.stdout
 
 
 def _peer() -> Path:
