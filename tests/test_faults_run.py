@@ -294,3 +294,22 @@ def test_file_sink_failing_at_its_last_flush_reports_it_and_leaves_no_temp_file(
     assert "File too large" in done.stdout + done.stderr
     assert out.read_text() == '{"name": "earlier-good-output"}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models.jsonl", "workflow.yaml"]
+
+
+def test_without_a_terminal_progress_comes_at_a_steady_pace_even_while_no_model_finishes(registry, om,
+                                                                                         write_config):
+    """Under Airflow or CI a long run must not look stuck: a line every --progress-every seconds."""
+    url, _ = registry
+    with MlflowProxy(url) as mlflow, \
+            LiveRun("ingest", "-c", str(write_config(slow_config(mlflow.url, om.url))), "--workers", "1",
+                    "--progress-every", "0.5") as run:
+        run.written(2)
+        mlflow.hang()  # from now on no model finishes
+        earlier = sum("models handled" in line for line in run.lines)
+        stalled = run.wait_for(lambda line: "models handled" in line, count=earlier + 3, timeout=20)
+        assert len({line.split(" (")[0] for line in stalled[-2:]}) == 1  # the same count, said again
+        assert re.search(r"^  \d+(/\d+)? models handled, 0 failed \(\d+ s\)$", stalled[-1].rstrip(), re.M)
+        run.process.send_signal(signal.SIGINT)
+        run.wait_for(lambda line: line.startswith("Cancelling"))
+        run.process.send_signal(signal.SIGINT)
+        assert run.finish() == 130

@@ -2,8 +2,10 @@
 run's events, the end-of-run summary, and where the models went; every line scrubbed of secrets."""
 from __future__ import annotations
 
+import threading
 import time
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Iterator, TextIO
 
 from . import events as ev
 from .document.config import FileSink as FileSinkConfig
@@ -109,19 +111,54 @@ class Printer:
 
 
 class ProgressView:
-    """Live progress: one rewritten line on a terminal, a plain line every few seconds otherwise."""
+    """Live progress: one rewritten line on a terminal; otherwise (Airflow, CI, a log file) a plain line
+    every `every` seconds, from `tick`, whether or not a model finished, so a long run never looks stuck.
 
-    def __init__(self, out: Printer, every: float = 5.0, verbose: bool = False):
+    Events come from the run's thread and ticks from the main one: a lock keeps their lines whole.
+    """
+
+    def __init__(self, out: Printer, every: float = 10.0, verbose: bool = False):
         self.out = out
         self.verbose = verbose
         self.every = every
         self.total: int | None = None
         self.done = 0
         self.failed = 0
-        self.last = 0.0
+        self.started = self.last = time.monotonic()
+        self.running = False
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        """Tick from a thread of its own while the block runs (for callers with no loop of their own)."""
+        stop = threading.Event()
+
+        def tick_until_stopped() -> None:
+            while not stop.wait(0.2):
+                self.tick()
+
+        thread = threading.Thread(target=tick_until_stopped, name="progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def tick(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if self.running and not self.out.tty and now - self.last >= self.every:
+                self.last = now
+                self.out.line(f"{self._text()} ({now - self.started:.0f} s)")
 
     def handle(self, event) -> None:  # noqa: ANN001 - an events.Event
+        with self.lock:
+            self._handle(event)
+
+    def _handle(self, event) -> None:  # noqa: ANN001 - an events.Event
         if isinstance(event, ev.RunStarted):
+            self.running = True
             self.out.line(f"Ingesting MLflow {event.source} as service {event.service!r} into {event.sink}")
         elif isinstance(event, ev.TotalKnown):
             self.total = event.total
@@ -147,6 +184,7 @@ class ProgressView:
             self._clear()
             self.out.line(f"  marked deleted: {', '.join(event.names)}")
         elif isinstance(event, ev.RunFinished):
+            self.running = False
             self._clear()
             return
         self._progress()
@@ -160,13 +198,9 @@ class ProgressView:
         return f"{self.done}{of} models handled, {self.failed} failed"
 
     def _progress(self) -> None:
-        now = time.monotonic()
         if self.out.tty:
             self.out.stream.write("\r" + self._text() + "\033[K")
             self.out.stream.flush()
-        elif now - self.last >= self.every and self.done:
-            self.last = now
-            self.out.line(self._text())
 
     def _clear(self) -> None:
         if self.out.tty:

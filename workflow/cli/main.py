@@ -93,6 +93,9 @@ def build_parser(prog: str = "metadata") -> argparse.ArgumentParser:
     ingest.add_argument("--full", action="store_true",
                         help="read every model; by default a re-run reads only those that may have changed "
                              "since the last run into the same OpenMetadata service")
+    ingest.add_argument("--progress-every", type=_seconds, default=10.0, metavar="SECONDS",
+                        help="without a terminal (Airflow, CI, a log file): print how far the run got this often, "
+                             "whether or not a model finished (default 10)")
     ingest.set_defaults(handler=_ingest)
 
     for name, help_text in PLUGGED_HELP.items():
@@ -142,6 +145,16 @@ def other_metadata_note() -> str:
     return ""
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range: use 0.1 to 3600 seconds")
+    return value
+
+
 def worker_count(text: str) -> int:
     """A concurrency in 1..64: each worker holds a connection to MLflow, a shared server has few."""
     try:
@@ -188,7 +201,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
         return show_plan(config, args)
     out = Printer(sys.stdout, known_secrets(config))
-    view = ProgressView(out, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
+    view = ProgressView(out, every=args.progress_every, verbose=config.workflowConfig.loggerLevel.value == "DEBUG")
 
     def report(result: dict[str, object]) -> int:
         if "error" in result:
@@ -199,7 +212,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
     return run_cancellable(lambda cancel: run_workflow(config, view.handle, cancel=cancel, workers=args.workers,
                                                        max_deletions=args.max_deletions, full=args.full),
-                           view.counts, report)
+                           view.counts, report,
+                           tick=view.tick)  # a steady line without a terminal, even while no model finishes
 
 
 if __name__ == "__main__":

@@ -15,10 +15,12 @@ def show_plan(config, args) -> int:  # noqa: ANN001 - a Workflow and the parsed 
 
     secrets = secret_values(config)
     out = Printer(sys.stdout, secrets)
-    view = ProgressView(Printer(sys.stderr, secrets))
+    view = ProgressView(Printer(sys.stderr, secrets), every=args.progress_every)
 
     def progress(event: ev.Event) -> None:
-        if not isinstance(event, (ev.RunStarted, ev.ModelsDeleted, ev.ModelWarning)):
+        if isinstance(event, ev.RunStarted):
+            view.running = True  # its steady lines without a terminal, but no "Ingesting" line
+        elif not isinstance(event, (ev.ModelsDeleted, ev.ModelWarning)):
             view.handle(event)
 
     def report(result: dict[str, Any]) -> int:
@@ -31,4 +33,4 @@ def show_plan(config, args) -> int:  # noqa: ANN001 - a Workflow and the parsed 
 
     return run_cancellable(lambda cancel: plan_workflow(config, progress, cancel=cancel, workers=args.workers,
                                                         max_deletions=args.max_deletions, full=args.full),
-                           view.counts, report)
+                           view.counts, report, tick=view.tick)

@@ -123,10 +123,10 @@ def _name(signum: int) -> str:
 
 
 def run_cancellable(work: Callable[[threading.Event], object], progress: Callable[[], str],
-                    report: Callable[[dict[str, object]], int]) -> int:
+                    report: Callable[[dict[str, object]], int], tick: Callable[[], None] = lambda: None) -> int:
     """Do `work(cancel)` in a thread while SIGINT and SIGTERM cancel it (a second quits at once);
     `report` gets {"value": ...} or {"error": ...}, with "stopped_by" (`StopRequests.stopped_by`), and
-    gives the exit code, unless a signal's replaces it."""
+    gives the exit code, unless a signal's replaces it. `tick` is called every 0.2 s while waiting."""
     cancel = threading.Event()
     stop = StopRequests(cancel, progress)
     result: dict[str, object] = {}
@@ -143,6 +143,6 @@ def run_cancellable(work: Callable[[threading.Event], object], progress: Callabl
     with stop_signals(stop):
         threading.Thread(target=target, name="run", daemon=True).start()
         while not finished.wait(0.2):
-            pass
+            tick()
         result["stopped_by"] = stop.stopped_by()
         return stop.exit_code(report(result))

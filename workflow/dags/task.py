@@ -52,7 +52,9 @@ def run_embedded_workflow(workflow_yaml: str, *, dag_id: str, stream: TextIO | N
     secrets = known_secrets(config)
     out = Printer(stream or sys.stdout, secrets)
     try:
-        summary = run_workflow(config, ProgressView(out).handle, max_deletions=limit)
+        view = ProgressView(out)
+        with view.ticking():  # a task's log has no terminal: a line every 10 s shows the run is alive
+            summary = run_workflow(config, view.handle, max_deletions=limit)
     except UserError as exc:
         raise WorkflowFailed(shown(scrub(str(exc), secrets))) from None
     out.summary(summary, config)
