@@ -1,8 +1,14 @@
 """`metadata tui` with no arguments: the demo starts a real MLflow with samples behind the first frame,
-says so on screen, stops its server when the app closes, and reuses its folder without re-seeding."""
+says so on screen, stops its server when the app closes, and reuses its folder without re-seeding;
+`metadata demo` keeps that server running, to try the headless commands on it."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -54,3 +60,31 @@ def test_demo_is_ready_to_try_stops_with_the_app_and_reseeds_nothing(tmp_path):
         assert registered_model_names(again.url) == sorted(SAMPLE_MODELS)
     finally:
         again.stop()
+
+
+def test_metadata_demo_keeps_the_server_running_for_the_headless_commands(tmp_path):
+    """The README's way to try `metadata ingest` on the demo: the server stays up until Ctrl-C."""
+    port = free_port()
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    metadata = Path(sys.executable).with_name("metadata")
+    demo = subprocess.Popen([str(metadata), "demo", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = []
+        for line in demo.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C stops the server"):
+                break
+        ingest = next(line.split()[-1] for line in lines if " ingest -c " in line)
+        run = subprocess.run([str(metadata), "ingest", "-c", ingest], capture_output=True, text=True, env=env,
+                             timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert f"Processed:  {len(SAMPLE_MODELS)}" in run.stdout
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=30) == 0
+        assert "The demo server stopped." in demo.stdout.read()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        if demo.poll() is None:
+            demo.kill()

@@ -177,11 +177,13 @@ def deletion_limit(text: str):  # noqa: ANN201 - a DeletionLimit, imported only 
 
 # Commands whose parsers live with their code (`main(argv, prog) -> exit code`), imported only when
 # used so that start-up stays fast (the TUI's module brings Textual).
-PLUGGED_MODULES = {"test-connection": "workflow.cli.check", "tui": "tui.app", "dag": "workflow.cli.dag"}
+PLUGGED_MODULES = {"test-connection": "workflow.cli.check", "tui": "tui.app", "dag": "workflow.cli.dag",
+                   "demo": "workflow.cli.demo"}
 PLUGGED_HELP = {
     "test-connection": "check both endpoints of a workflow, step by step",
     "tui": "open the terminal app to author, check, write and run a workflow",
     "dag": "write an Airflow DAG file that runs a workflow on a schedule",
+    "demo": "keep the app's demo MLflow server running, to try the commands on it",
 }
 
 
