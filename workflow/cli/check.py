@@ -15,7 +15,7 @@ import time
 from .. import UserError, known_secrets, load_workflow, run_checks, scrub, shown, with_stored_connection
 from .check_report import JsonView, LineView, TableView
 from .process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, raise_interrupted, \
-    stop_signals
+    seconds, stop_signals
 
 
 def main(argv: list[str], prog: str = "metadata test-connection") -> int:
@@ -52,20 +52,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         description="Check that MLflow and OpenMetadata can be reached with this workflow, step by step.",
     )
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="the workflow YAML file")
-    parser.add_argument("--timeout", type=_seconds, default=2.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds, default=2.0, metavar="SECONDS",
                         help="connect timeout of each probe (default 2; reads may take 3 times longer)")
     parser.add_argument("--json", action="store_true", help="print one JSON document with every step at the end")
     return parser
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 if __name__ == "__main__":

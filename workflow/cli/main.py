@@ -18,7 +18,7 @@ import sys
 
 from .. import UserError
 from .check_report import report_error
-from .process import EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, run_cancellable
+from .process import EXIT_USAGE, Interrupted, exit_code_for, quiet_libraries, run_cancellable, seconds
 
 
 OUR_COMMAND = "mlflow-om"
@@ -93,7 +93,7 @@ def build_parser(prog: str = "metadata") -> argparse.ArgumentParser:
     ingest.add_argument("--full", action="store_true",
                         help="read every model; by default a re-run reads only those that may have changed "
                              "since the last run into the same OpenMetadata service")
-    ingest.add_argument("--progress-every", type=_seconds, default=10.0, metavar="SECONDS",
+    ingest.add_argument("--progress-every", type=seconds, default=10.0, metavar="SECONDS",
                         help="without a terminal (Airflow, CI, a log file): print how far the run got this often, "
                              "whether or not a model finished (default 10)")
     ingest.set_defaults(handler=_ingest)
@@ -143,16 +143,6 @@ def other_metadata_note() -> str:
         return (f"Note: openmetadata-ingestion is installed here too, so `metadata` runs its CLI\n(except tui, dag "
                 f"and test-connection): run this tool as `{OUR_COMMAND}`.")
     return ""
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"{value:g} is out of range: use 0.1 to 3600 seconds")
-    return value
 
 
 def worker_count(text: str) -> int:

@@ -5,6 +5,7 @@ stopped by one (130 for Ctrl-C / SIGINT, 143 for SIGTERM, 129 for SIGHUP), as sh
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -146,3 +147,14 @@ def run_cancellable(work: Callable[[threading.Event], object], progress: Callabl
             tick()
         result["stopped_by"] = stop.stopped_by()
         return stop.exit_code(report(result))
+
+
+def seconds(text: str) -> float:
+    """A command-line duration: a number of seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
