@@ -19,11 +19,10 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..document.config import MlflowConnection
 from ..errors import short_reason
-from .mlflow_api import PAGE_SIZE, PageTokens, registry_for
 from .records import ReadError, RegisteredModel, Registry, Run, Version
 from ..document.redact import without_credentials
 from ..document.safe_yaml import TooManyValues, load_bounded
-from .mlflow_api import PAGE_SIZE, PageTokens, ReadError, RegisteredModel, Registry, Run, Version, registry_for
+from .mlflow_api import PAGE_SIZE, PageTokens, registry_for
 
 
 UNREAD_SIGNATURE = "cannot read the model signature from its MLmodel file"
