@@ -10,6 +10,7 @@ or SIGTERM ends a run within seconds whatever a server is doing.
 """
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -39,11 +40,12 @@ class AnswerTooBig(requests.exceptions.RequestException):
 class _Watch:
     """One call's deadline: the connection it uses, shut down when the deadline passes."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float, stop: threading.Event | None) -> None:
+        self.end = time.monotonic() + seconds
+        self.stop = stop
         self.expired = False
         self.cancelled = False
         self.done = False
-        self.ended = threading.Event()
         self.connection: Any = None
         self._lock = threading.Lock()
 
@@ -51,19 +53,13 @@ class _Watch:
         """The answer is complete: from now on the connection may serve another call, never to be shut."""
         with self._lock:
             self.done = True
-        self.ended.set()
 
-    def run(self, seconds: float, stop: threading.Event | None) -> None:
-        """The watchdog: expire the call at its deadline, or `CANCEL_GRACE` seconds after `stop` is set."""
-        end = time.monotonic() + seconds
-        while not self.ended.wait(POLL):
-            now = time.monotonic()
-            if stop is not None and stop.is_set() and not self.cancelled:
-                self.cancelled = True
-                end = min(end, now + CANCEL_GRACE)
-            if now >= end:
-                self.expire()
-                return
+    def due(self, now: float) -> bool:
+        """Whether the call is past its deadline, or `CANCEL_GRACE` seconds past the run's cancel."""
+        if self.stop is not None and self.stop.is_set() and not self.cancelled:
+            self.cancelled = True
+            self.end = min(self.end, now + CANCEL_GRACE)
+        return now >= self.end
 
     def error(self, url: str | None, seconds: float, **kwargs: Any) -> "AnswerTooSlow":
         if self.cancelled:
@@ -94,6 +90,44 @@ class _Watch:
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+
+class _Watchdog:
+    """One thread for every call in flight, waking each `POLL` seconds to expire the calls past their
+    deadline. A thread per call would cost a thread start per request (hundreds a second in a run);
+    this one exits when no call is left and starts again with the next."""
+
+    def __init__(self) -> None:
+        self.watches: set[_Watch] = set()
+        self.running = False
+        self._lock = threading.Lock()
+
+    def add(self, watch: _Watch) -> None:
+        with self._lock:
+            self.watches.add(watch)
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._run, name="deadline", daemon=True).start()
+
+    def remove(self, watch: _Watch) -> None:
+        with self._lock:
+            self.watches.discard(watch)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(POLL)
+            now = time.monotonic()
+            with self._lock:
+                if not self.watches:
+                    self.running = False
+                    return
+                due = [watch for watch in self.watches if watch.due(now)]
+                self.watches.difference_update(due)
+            for watch in due:
+                watch.expire()
+
+
+_WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG.__init__)  # a forked child has none of its parent's threads
 
 _calls = threading.local()
 
@@ -136,9 +170,9 @@ class BoundedAdapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              **kwargs: Any) -> requests.Response:
         seconds = deadline(timeout)
-        watch = _Watch()
+        watch = _Watch(seconds, self.stop)
         _calls.watch = watch
-        threading.Thread(target=watch.run, args=(seconds, self.stop), name="deadline", daemon=True).start()
+        _WATCHDOG.add(watch)
         try:
             response = super().send(request, stream=True, timeout=timeout, **kwargs)
             _calls.watch = None  # the body is read on this connection; no new one is taken
@@ -150,7 +184,7 @@ class BoundedAdapter(HTTPAdapter):
             raise
         finally:
             _calls.watch = None
-            watch.ended.set()
+            _WATCHDOG.remove(watch)
 
     def _read_body(self, response: requests.Response, url: str, watch: _Watch, seconds: float) -> None:
         body = bytearray()
