@@ -135,7 +135,7 @@ class RestRegistry:
         self.stop = stop or threading.Event()
         """Set when the run is cancelled: a read waiting to be sent again gives up at once."""
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
-        self.session = _session(MlflowCredentials.from_env(), pool_size, self.stop)
+        self.session = _session(self.base, MlflowCredentials.from_env(), pool_size, self.stop)
         self._client: Any = None  # MLflow's client, only for artifacts the server does not serve
         self._client_lock = threading.Lock()
         self._artifacts_unserved = False
@@ -410,8 +410,12 @@ def _transport_reason(exc: requests.RequestException) -> str:
     return short_reason(exc)
 
 
-def _session(credentials: MlflowCredentials, pool_size: int, stop: threading.Event) -> requests.Session:
+def _session(base: str, credentials: MlflowCredentials, pool_size: int, stop: threading.Event) -> requests.Session:
+    """A session for the server at `base`. What requests would look up in the environment on every
+    call (proxies, `~/.netrc`), each a file or variable scan, is looked up once: all calls go to `base`."""
     session = requests.Session()
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(base)
     adapter = _QuickAckAdapter(max_bytes=MAX_ANSWER_BYTES, stop=stop, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -422,6 +426,8 @@ def _session(credentials: MlflowCredentials, pool_size: int, stop: threading.Eve
     session.verify = credentials.verify
     if credentials.client_cert:
         session.cert = credentials.client_cert
+    if session.auth is None:  # as requests does: ~/.netrc when no user and password are set
+        session.auth = requests.utils.get_netrc_auth(base)
     return session
 
 
