@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterator
 
 from . import fingerprints
 from .checks import CheckReport, by_endpoint, iter_checks
@@ -37,7 +37,9 @@ from .events import (
 )
 from .document.filters import filtered_reason
 from .registry.records import ReadError, RegisteredModel, Run
+from .registry.mlflow_api import PAGE_SIZE
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
+from .read_ahead import ReadAhead
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for
 from .document.config import FileSink as FileSinkConfig
@@ -52,9 +54,13 @@ from .openmetadata.stored_connection import with_stored_connection
 DEFAULT_WORKERS = 8
 RUN_BATCH = 100
 """Models whose runs are read in one call before they are built."""
+BATCHES_AHEAD = 4
+"""Batches whose runs may be read at once: an unchanged re-run, which builds nothing, waits on these alone."""
 MAX_READERS = 64
 SERVER_READ_SECONDS = 0.010
 """About what `mlflow server` spends on one read of a model (its MLmodel file: 6-12 ms measured)."""
+LISTED_AHEAD = 2 * PAGE_SIZE
+"""Models the listing may run ahead of the reads: the next page is asked for while this one is read."""
 MAX_PENDING_WRITES = 2
 """Batches handed to the sink and not yet answered; more waits, so a slow sink bounds memory too."""
 REGISTRY = "MLflow registry"
@@ -218,6 +224,7 @@ class _Run:
 
     def _execute(self) -> RunSummary:
         source = self._source()
+        listing = ReadAhead(source.iter_models(), depth=LISTED_AHEAD, name="listing")  # under way while the sink opens
         finished = False
         try:
             warnings = self.sink.open()
@@ -226,12 +233,13 @@ class _Run:
             for warning in warnings:
                 self._warn(self.sink.name, warning)
             self._start_pipeline()
-            seen, complete = self._process(source)
+            seen, complete = self._process(source, listing)
             finished = complete and not self.cancel.is_set()
             if finished:
                 self._mark_deleted(seen)
             self._remember(finished)
         finally:
+            listing.close()
             source.close()
             # Models MLflow did not answer for are missing: the file sink keeps its last good output.
             self._close_sink(finished and not source.unreachable)
@@ -282,7 +290,7 @@ class _Run:
 
     # ---------------------------------------------------------------------------------- pipeline
 
-    def _process(self, source: MlflowSource) -> tuple[set[str], bool]:
+    def _process(self, source: MlflowSource, listing: Iterator[RegisteredModel]) -> tuple[set[str], bool]:
         """Build and send every listed model; returns the names seen and whether the listing completed."""
         pattern = self.config.source_options.mlModelFilterPattern
         seen: set[str] = set()
@@ -290,7 +298,7 @@ class _Run:
         listed = 0
         complete = False
         readers_count = readers_for(self.workers, source.round_trip())
-        window = max(readers_count * 4, 2 * RUN_BATCH + readers_count)
+        window = max(readers_count * 4, BATCHES_AHEAD * RUN_BATCH + readers_count)
         chunk: list[RegisteredModel] = []
         fetches: dict[Future[dict[str, Run]], list[RegisteredModel]] = {}
         builds: dict[Future[BuiltModel | None], str] = {}
@@ -332,7 +340,7 @@ class _Run:
                         batch.clear()
 
             try:
-                for model in source.iter_models():
+                for model in listing:
                     if self.cancel.is_set():
                         break
                     if model.name in listed_names:  # a paging loop would count the same models for ever
