@@ -55,3 +55,15 @@ def test_runs_read_in_batches_or_one_by_one_give_the_same_entities(mlflow_url, e
     assert one_by_one[f"{API}/runs/get"] == len(expected_models) - 1  # every model but the one with no version
     assert batched["/model-versions/get-artifact"] == len(expected_models) - 2  # no version; the tag's signature
 
+
+
+def test_the_checks_before_a_run_leave_reading_artifacts_to_the_run(fault_registry):
+    """The checks' optional step (one model's artifacts) cannot stop a run, which reads them all anyway."""
+    url, names = fault_registry
+    with MlflowProxy(url) as mlflow, OpenMetadataStandIn() as om:
+        summary = run_workflow(Workflow.model_validate(seed_config(mlflow.url, om.url)))
+        asked = Counter(urlsplit(r.path).path for r in mlflow.requests)
+    assert summary.exit_code == 0 and not summary.failures, summary.failures
+    assert asked[f"{API}/model-versions/get-download-uri"] == 0
+    assert asked["/model-versions/get-artifact"] == len(names)  # the run's own, one per model
+    assert asked[f"{API}/registered-models/search"] == 3  # the checks: is it MLflow, can it list; the run

@@ -145,7 +145,7 @@ def prepare_run(config: Workflow, client: OpenMetadataClient, cancel: threading.
     """
     config = with_stored_connection(config, client)
     if check_first:
-        report = by_endpoint(list(iter_checks(config, client=client, cancel=cancel)))
+        report = by_endpoint(list(iter_checks(config, client=client, cancel=cancel, mandatory_only=True)))
         if not report.ok and not cancel.is_set():
             raise _checks_failed(report)
     return config

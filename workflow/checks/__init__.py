@@ -46,18 +46,22 @@ class CheckReport:
 
 
 def iter_checks(config: Workflow, *, timeout: float = 2.0, cancel: threading.Event | None = None,
-                client: OpenMetadataClient | None = None) -> Iterator[CheckStep]:
+                client: OpenMetadataClient | None = None, mandatory_only: bool = False) -> Iterator[CheckStep]:
     """Check both endpoints concurrently, yielding each step as it completes.
 
     `timeout` is the connect timeout of every probe (reads get `READ_TIMEOUT_FACTOR` times more).
     Setting `cancel` ends the iteration at once; steps in flight finish in the background.
     `client` lets a run share its OpenMetadata client, so the token fetched for the checks serves the run.
+    `mandatory_only` leaves out the steps that cannot stop a run (reading one model's artifacts): a
+    run about to read every model's would only wait for them.
     """
     cancel = cancel or threading.Event()
     finished: queue.Queue[CheckStep | None] = queue.Queue()
     stop = threading.Event()
     secrets = known_secrets(config)
     plans = [mlflow_plan(config, timeout), _sink_plan(config, timeout, client)]
+    if mandatory_only:
+        plans = [Plan(plan.endpoint, [step for step in plan.steps if step.mandatory]) for plan in plans]
     for plan in plans:
         threading.Thread(target=run_plan, args=(plan, finished.put, lambda: stop.is_set() or cancel.is_set()),
                          name=f"check-{plan.endpoint}", daemon=True).start()
