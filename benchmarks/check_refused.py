@@ -5,7 +5,7 @@ the checks should need well under a second. Two figures per endpoint, as the med
 in process (from the start of the checks to the failed step being reported) and for the whole command
 (a fresh interpreter running `python -m workflow.cli.check`, start-up and imports included).
 
-    .venv/bin/python benchmarks/check_refused.py --runs 5
+    .venv/bin/python -m benchmarks.check_refused --runs 5
 """
 from __future__ import annotations
 
@@ -20,11 +20,10 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from workflow.checks import MLFLOW, OPENMETADATA, iter_checks
+from workflow.document.config import Workflow
 
-from workflow.checks import MLFLOW, OPENMETADATA, iter_checks  # noqa: E402
-from workflow.document.config import Workflow  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def refused_url() -> str:

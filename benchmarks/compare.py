@@ -1,10 +1,10 @@
 """Side by side: our `metadata ingest` and the official CLI, on the same MLflow server and stand-in,
 over a modelled network.
 
-    .venv/bin/python benchmarks/compare.py                                   # N = 1,000, loopback
-    .venv/bin/python benchmarks/compare.py --rtt-ms 0 2 20 --rerun           # the README's table
-    .venv/bin/python benchmarks/compare.py --counts 10000 --rerun --registry-cache ~/.cache/om-bench
-    .venv/bin/python benchmarks/compare.py --counts 50 --basic-auth
+    .venv/bin/python -m benchmarks.compare                                   # N = 1,000, loopback
+    .venv/bin/python -m benchmarks.compare --rtt-ms 0 2 20 --rerun           # the README's table
+    .venv/bin/python -m benchmarks.compare --counts 10000 --rerun --registry-cache ~/.cache/om-bench
+    .venv/bin/python -m benchmarks.compare --counts 50 --basic-auth
 
 For each N: a real `mlflow server` (sqlite, 2 workers, served artifacts) is filled with N models,
 each with a run, params and a logged model with a signature (benchmarks/registry.py). Then, for
@@ -43,12 +43,11 @@ from typing import Iterator
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+from benchmarks.registry import seed_registry
+from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, MlflowServer, start_mlflow_server
+from tests.support.om_standin import OpenMetadataStandIn
 
-from mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, MlflowServer, start_mlflow_server  # noqa: E402
-from om_standin import OpenMetadataStandIn  # noqa: E402
-from registry import seed_registry  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OURS = str(Path(sys.executable).with_name("metadata"))
 READER = ("reader", "reader-password-1234")

@@ -5,7 +5,7 @@ waits one RTT before its first bytes go out (the TCP handshake a real network wo
 are held, never throttled: there is no bandwidth cap, so a large body pays the latency once, as on
 a fast long link. One process can stand in front of several servers (MLflow and OpenMetadata).
 
-    .venv/bin/python benchmarks/latency_proxy.py --rtt-ms 20 http://127.0.0.1:5000 http://127.0.0.1:8585
+    .venv/bin/python -m benchmarks.latency_proxy --rtt-ms 20 http://127.0.0.1:5000 http://127.0.0.1:8585
 
 prints one line per target, `TARGET -> http://127.0.0.1:PORT`, then serves until stopped.
 """

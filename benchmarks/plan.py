@@ -1,7 +1,7 @@
 """`metadata ingest --plan` against the run it plans, on the same MLflow server and OpenMetadata stand-in.
 
-    .venv/bin/python benchmarks/plan.py                  # N = 1,000
-    .venv/bin/python benchmarks/plan.py --counts 10000
+    .venv/bin/python -m benchmarks.plan                  # N = 1,000
+    .venv/bin/python -m benchmarks.plan --counts 10000
 
 For each N: a real `mlflow server` (sqlite, 2 workers, served artifacts) is filled with N models
 (benchmarks/registry.py); then, into one stand-in, in this order: a warm-up plan (the first reads
@@ -23,13 +23,10 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
-
-from compare import OURS, _high_water_kb, bot_jwt, machine, workflow  # noqa: E402
-from mlflow_server import start_mlflow_server  # noqa: E402
-from om_standin import OpenMetadataStandIn  # noqa: E402
-from registry import seed_registry  # noqa: E402
+from benchmarks.compare import OURS, _high_water_kb, bot_jwt, machine, workflow
+from benchmarks.registry import seed_registry
+from tests.support.mlflow_server import start_mlflow_server
+from tests.support.om_standin import OpenMetadataStandIn
 
 STEPS = (("warm-up plan (server caches)", ["--plan"]),
          ("plan, empty catalogue", ["--plan"]), ("run, creates every model", []),

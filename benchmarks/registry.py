@@ -8,7 +8,7 @@ proxy, their ids, params and signature columns made their own. Logging every mod
 `log_model` costs about 72 ms of client work each (../shared/reference/measurements.md); this costs
 the server's time only, spread over a thread pool.
 
-    .venv/bin/python benchmarks/registry.py --tracking-uri http://127.0.0.1:5000 --count 1000
+    .venv/bin/python -m benchmarks.registry --tracking-uri http://127.0.0.1:5000 --count 1000
 """
 from __future__ import annotations
 
@@ -22,9 +22,6 @@ from pathlib import Path
 
 import requests
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 API = "/api/2.0/mlflow"
 ARTIFACT_FILES = ("MLmodel", "conda.yaml", "python_env.yaml", "requirements.txt", "python_model.pkl")
@@ -41,7 +38,7 @@ def seed_registry(url: str, count: int, *, prefix: str = "bench-", threads: int 
     basic-auth user for a server that wants one (MLflow's client, which logs the first model,
     reads MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead).
     """
-    from mlflow_server import seed_bulk_models
+    from tests.support.mlflow_server import seed_bulk_models
 
     url = url.rstrip("/")
     names = [f"{prefix}{i:05d}" for i in range(count)]

@@ -1,7 +1,7 @@
 """The same registry read over HTTP and, in the seed's shape, from the database behind the server.
 
-    .venv/bin/python benchmarks/registry_database.py                 # N = 200, 3 rounds
-    .venv/bin/python benchmarks/registry_database.py --count 1000 --rounds 3
+    .venv/bin/python -m benchmarks.registry_database                 # N = 200, 3 rounds
+    .venv/bin/python -m benchmarks.registry_database --count 1000 --rounds 3
 
 A real MariaDB (Debian's package, started here on a free port) holds the store of a real
 `mlflow server` (3.x, 2 workers, served artifacts), filled with N models by benchmarks/registry.py.
@@ -22,13 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
-
-from compare import OURS, Result, Tool, machine, print_run, run_tool, same_contents  # noqa: E402
-from databases import start_mariadb  # noqa: E402
-from mlflow_server import start_mlflow_server  # noqa: E402
-from registry import seed_registry  # noqa: E402
+from benchmarks.compare import OURS, Result, Tool, machine, print_run, run_tool, same_contents
+from benchmarks.registry import seed_registry
+from tests.support.databases import start_mariadb
+from tests.support.mlflow_server import start_mlflow_server
 
 DATABASE, OWNER, READER, PASSWORD = "experiments", "owner", "mlflow", "bench-password"
 

@@ -1,6 +1,6 @@
 """Start-up time: `metadata --help`, and the TUI's first frame in a real pseudo-terminal.
 
-    .venv/bin/python benchmarks/startup.py [--runs 5]
+    .venv/bin/python -m benchmarks.startup [--runs 5]
 
 The official CLI's `metadata --help` takes 5.3 s here (../shared/reference/measurements.md).
 """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -12,11 +11,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from mlflow_server import seed_bulk_models, seed_standard_models, start_mlflow_server  # noqa: E402
-from om_standin import OpenMetadataStandIn  # noqa: E402
-from workflow.document.seed import SEED_YAML  # noqa: E402
+from tests.support.mlflow_server import seed_bulk_models, seed_standard_models, start_mlflow_server
+from tests.support.om_standin import OpenMetadataStandIn
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -74,21 +70,6 @@ def om():
         yield standin
 
 
-def seed_config(tracking_uri: str, host_port: str, **changes: Any) -> dict[str, Any]:
-    """The seed's YAML with only its URLs pointed at local servers, plus dotted-path changes."""
-    data = yaml.safe_load(SEED_YAML)
-    data["source"]["serviceConnection"]["config"]["trackingUri"] = tracking_uri
-    data["source"]["serviceConnection"]["config"]["registryUri"] = tracking_uri
-    data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = host_port
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node = data
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return data
-
-
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write a workflow dict (or text) to a YAML file in the test's temp dir."""
@@ -98,36 +79,3 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
-
-
-def run_cancelled_when(config: dict[str, Any], ready: Callable[[], bool], **options: Any) -> tuple[Any, float]:
-    """`run_workflow` in a thread, cancelled (as Ctrl-C does) once `ready()` holds: the summary, and
-    how many seconds the run took to end after the cancel."""
-    import threading
-    import time
-
-    from workflow.document.config import Workflow
-    from workflow.runner import run_workflow
-
-    cancel, result = threading.Event(), {}
-
-    def work() -> None:
-        try:
-            result["summary"] = run_workflow(Workflow.model_validate(config), cancel=cancel, **options)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread below
-            result["error"] = exc
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not ready() and worker.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert ready(), "the run never got to the moment the test cancels it at"
-    finally:
-        cancel.set()  # also when the assert fails: no run goes on after the test
-        asked = time.monotonic()
-        worker.join(60)
-    if "error" in result:
-        raise result["error"]
-    return result["summary"], time.monotonic() - asked

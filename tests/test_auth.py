@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import seed_config
-from om_standin import OpenMetadataStandIn
-from token_standin import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT, TokenStandIn, jwk, pem, rsa_key
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.token_standin import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT, TokenStandIn, jwk, pem, rsa_key
+from tests.support.workflows import seed_config
 from workflow.cli import check as check_cli
-from workflow.openmetadata.sso import authenticator_for
 from workflow.cli.main import main
 from workflow.document.config import OpenMetadataConnection, Workflow
 from workflow.openmetadata.om_client import OpenMetadataClient
-from workflow.runner import run_workflow
+from workflow.openmetadata.sso import authenticator_for
 from workflow.openmetadata.tokens import Token
+from workflow.runner import run_workflow
 
 CLIENT_ID = "ingestion-client"
 SECRET = "client-secret-" + secrets.token_hex(8)

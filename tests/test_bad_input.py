@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED_YAML
 from workflow.cli.check import main as check_main
 from workflow.cli.main import main
 from workflow.document.config import Workflow
 from workflow.document.loader import MAX_FILE_BYTES, load_workflow, parse_workflow
+from workflow.document.seed import SEED_YAML
 
 UNSET = "NOT_SET_ANYWHERE_8"
 SEED_JSON = json.dumps(yaml.safe_load(SEED_YAML), indent="\t")  # tabs: valid JSON, but not valid YAML

@@ -19,15 +19,16 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from conftest import SEED_YAML, seed_config
-from mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, free_port, start_mlflow_server
-from om_standin import OpenMetadataStandIn
 
+from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, free_port, start_mlflow_server
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.workflows import seed_config
+from workflow.checks import FILE_SINK, MLFLOW, OPENMETADATA, CheckReport, CheckStep, iter_checks, run_checks
 from workflow.cli import check as check_cli
 from workflow.cli import main as cli
 from workflow.cli.check_report import TableView
-from workflow.checks import FILE_SINK, MLFLOW, OPENMETADATA, CheckReport, CheckStep, iter_checks, run_checks
 from workflow.document.config import Workflow
+from workflow.document.seed import SEED_YAML
 
 REPO = Path(__file__).resolve().parent.parent
 MLFLOW_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",

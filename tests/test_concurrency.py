@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import seed_config
-from mlflow_proxy import MlflowProxy
-from om_standin import OpenMetadataStandIn
+from tests.support.mlflow_proxy import MlflowProxy
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.workflows import seed_config
 from workflow.cli.main import main
 from workflow.document.config import Workflow
 from workflow.runner import MAX_READERS, readers_for, run_workflow

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SEED_YAML
 from workflow.cli.main import main
 from workflow.document.config import Auth0SSOClientConfig, FileSink, OpenMetadataJWTClientConfig
-from workflow.errors import ConfigError, UserError
 from workflow.document.loader import load_workflow, parse_workflow
+from workflow.document.seed import SEED_YAML
 from workflow.document.writer import to_yaml, write_workflow
+from workflow.errors import ConfigError, UserError
 
 SEED_SNIPPET_WITH_STRAY_QUOTES = SEED_YAML.replace(
     "    hostPort: http://localhost:8585/api\n    authProvider: no-auth\n",

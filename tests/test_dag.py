@@ -2,7 +2,7 @@
 
 The fast tests check the file itself: no secret is ever written into it, `${VAR}` references are
 kept, the options land in it, it compiles, and the embedded workflow reads back unchanged. The
-`airflow` tests install apache-airflow into a cached virtualenv (tests/airflow_env.py), import the
+`airflow` tests install apache-airflow into a cached virtualenv (tests/support/airflow_env.py), import the
 written files into a DagBag and run the DAGs against the seeded MLflow server and the OpenMetadata
 stand-in. Run only them with `pytest -m airflow`.
 """
@@ -18,12 +18,12 @@ import textwrap
 
 import pytest
 
-from airflow_env import REPO_ROOT, Airflow, ensure_airflow_venv
-from conftest import seed_config
-from om_standin import OpenMetadataStandIn
-from workflow.dags.task import WorkflowFailed, run_embedded_workflow
+from tests.support.airflow_env import REPO_ROOT, Airflow, ensure_airflow_venv
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.workflows import seed_config
 from workflow.cli.dag import main
 from workflow.dags.dag_file import KeepUnsetReferences, render_dag, write_dag
+from workflow.dags.task import WorkflowFailed, run_embedded_workflow
 from workflow.document.loader import load_workflow, parse_workflow
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.aW5saW5lLWJvdC1zaWduYXR1cmU"
@@ -428,7 +428,7 @@ def test_airflow_runs_a_dag_written_by_release_0_1_0(airflow, mlflow_url, expect
 
 
 def test_an_output_folder_that_cannot_exist_is_explained(tmp_path, capsys):
-    from conftest import SEED_YAML
+    from workflow.document.seed import SEED_YAML
     from workflow.cli.dag import main as dag_main
 
     config = tmp_path / "wf.yaml"

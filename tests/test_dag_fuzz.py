@@ -16,15 +16,16 @@ import random
 import re
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import seed_config
+from tests.support.workflows import seed_config
 from workflow.cli.dag import main
-from workflow.document.config import fqn_part
 from workflow.dags.dag_file import KeepUnsetReferences, embed_workflow, python_literal, render_dag
+from workflow.document.config import fqn_part
 from workflow.document.loader import LoadedWorkflow, parse_workflow
 from workflow.errors import ConfigError
 
@@ -107,20 +108,22 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def stub_airflow(tmp_path_factory):
-    """An `airflow` package of recorders on sys.path, imported once before any DAG runs."""
-    root = tmp_path_factory.mktemp("stub")
-    classes = {"airflow/sdk.py": ["DAG", "Variable"],
-               "airflow/providers/standard/operators/python.py": ["PythonOperator", "PythonVirtualenvOperator"]}
-    for folder in ("airflow", "airflow/providers", "airflow/providers/standard", "airflow/providers/standard/operators"):
-        (root / folder).mkdir(exist_ok=True)
-        (root / folder / "__init__.py").write_text("")
+def stub_airflow():
+    """An `airflow` package of recorders in `sys.modules`, in place before any DAG runs."""
+    classes = {"airflow.sdk": ["DAG", "Variable"],
+               "airflow.providers.standard.operators.python": ["PythonOperator", "PythonVirtualenvOperator"]}
+    stubs: dict[str, types.ModuleType] = {}
     for module, names in classes.items():
-        (root / module).write_text("from test_dag_fuzz import Recorder\n" +
-                                   "".join(f"class {n}(Recorder):\n    pass\n" for n in names))
-    sys.path.insert(0, str(root))
-    import airflow.providers.standard.operators.python  # noqa: F401
-    import airflow.sdk  # noqa: F401
+        parts = module.split(".")
+        for depth in range(1, len(parts) + 1):
+            name = ".".join(parts[:depth])
+            if name not in stubs:
+                stubs[name] = types.ModuleType(name)
+                if depth > 1:
+                    setattr(stubs[".".join(parts[:depth - 1])], parts[depth - 1], stubs[name])
+        for name in names:
+            setattr(stubs[module], name, type(name, (Recorder,), {"__module__": module}))
+    sys.modules.update(stubs)
 
     events: list[str] = []
     watching = [False]
@@ -131,7 +134,6 @@ def stub_airflow(tmp_path_factory):
 
     sys.addaudithook(audit)  # cannot be removed; it records only while `watching`
     yield events, watching
-    sys.path.remove(str(root))
     for name in [m for m in sys.modules if m == "airflow" or m.startswith("airflow.")]:
         del sys.modules[name]
 

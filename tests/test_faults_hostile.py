@@ -1,6 +1,6 @@
 """Hostile servers (issue 17): what an MLflow or OpenMetadata sends can slow a run down, never hang it,
 flood its memory, loop it for ever or crash it. Each server here is a small stand-in started by the
-test (tests/hostile_servers.py); a real OpenMetadata stand-in answers what a test does not make hostile.
+test (tests/support/hostile_servers.py); a real OpenMetadata stand-in answers what a test does not make hostile.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import seed_config
-from hostile_servers import (MLFLOW_API, HostileServer, Route, answer, endless_chunked, mlflow_routes, trickle,
-                             waited)
-from om_standin import OpenMetadataStandIn
+from tests.support.hostile_servers import (MLFLOW_API, HostileServer, Route, answer, endless_chunked, mlflow_routes,
+                                           trickle, waited)
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.workflows import seed_config
 from workflow.cli import check as check_cli
 from workflow.cli import main as cli
 from workflow.document.config import Workflow

@@ -3,7 +3,7 @@
 send nothing twice, and a rerun once MLflow is back must deliver the rest.
 
 MLflow is a real `mlflow server` (conftest's `fault_registry`: 30 plain models fault-00000...) behind
-the fault proxy of tests/mlflow_proxy.py; the OpenMetadata stand-in's state is the judge. The runs are read together (`runs/search`),
+the fault proxy of tests/support/mlflow_proxy.py; the OpenMetadata stand-in's state is the judge. The runs are read together (`runs/search`),
 then each model's MLmodel file through the server's `get-artifact`, which for these plain models
 says there is no such file (a warning: the model is ingested without features). Tests about one
 model's run make the server refuse `runs/search` (`one_run_at_a_time`): each run is then read on its
@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import run_cancelled_when, seed_config
-from mlflow_proxy import MlflowProxy
-from workflow.net import retry
-from workflow.render import Printer, ProgressView
+from tests.support.mlflow_proxy import MlflowProxy
+from tests.support.workflows import run_cancelled_when, seed_config
 from workflow.document.config import Workflow
 from workflow.events import ModelDone, ModelFailed
+from workflow.net import retry
+from workflow.render import Printer, ProgressView
 from workflow.runner import run_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -346,7 +346,7 @@ def test_models_without_an_mlmodel_file_cost_two_calls_and_never_import_mlflow(r
     script = tmp_path / "run.py"
     script.write_text(f"""
 import sys
-from conftest import seed_config
+from tests.support.workflows import seed_config
 from workflow.document.config import Workflow
 from workflow.runner import run_workflow
 summary = run_workflow(Workflow.model_validate(seed_config({url!r}, {om.url!r}, **{TEN!r})))

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cancelled_when, seed_config
-from om_standin import SERVER_MANAGED_FIELDS, OpenMetadataStandIn
-from workflow.openmetadata import om_client
+from tests.support.om_standin import SERVER_MANAGED_FIELDS, OpenMetadataStandIn
+from tests.support.workflows import run_cancelled_when, seed_config
 from workflow.document.config import Workflow
 from workflow.events import RunSummary
 from workflow.net import retry
 from workflow.net.retry import RETRY_AFTER_CAP, retry_wait
+from workflow.openmetadata import om_client
 from workflow.runner import run_workflow
 
 SERVICE = "local_mlflow"
@@ -223,7 +223,7 @@ def test_a_cancel_while_a_write_waits_out_a_retry_after_ends_the_run_at_once(mlf
 def test_openmetadata_restarting_mid_run_is_waited_for_and_nothing_is_lost(mlflow_url, expected_models, om):
     """The server goes away at the bulk write and is back a moment later (a restart behind the same
     address): the write meets a reset, then a refused port, and is sent again until it gets in."""
-    from mlflow_proxy import MlflowProxy
+    from tests.support.mlflow_proxy import MlflowProxy
 
     with MlflowProxy(om.root_url) as proxy:
         proxy.go_down_at(BULK, nth=1)
@@ -247,7 +247,7 @@ def test_a_stuck_openmetadata_fails_the_run_after_one_read_timeout_not_one_per_b
         mlflow_url, expected_models, om, short_read_timeout):
     """The server takes connections and never answers again: one timeout and a quick probe show it,
     and every batch after that fails at once, with the reason, instead of waiting its own timeouts."""
-    from mlflow_proxy import MlflowProxy
+    from tests.support.mlflow_proxy import MlflowProxy
 
     with MlflowProxy(om.root_url) as proxy:
         proxy.hang_at(BULK, nth=1)

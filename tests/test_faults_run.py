@@ -4,7 +4,7 @@ the file sink. Nothing already written may be lost, nothing may be marked delete
 Everything here is real: `metadata ingest` runs in a subprocess and gets real SIGINT / SIGTERM; MLflow
 is a real `mlflow server` with enough models that a run lasts a few seconds (conftest's
 `fault_registry`: the session's registry must keep its exact seven models for the other files); the
-fault proxy of tests/mlflow_proxy.py in front of it makes MLflow hang or vanish on cue; the
+fault proxy of tests/support/mlflow_proxy.py in front of it makes MLflow hang or vanish on cue; the
 OpenMetadata stand-in's state is the judge.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import seed_config
-from mlflow_proxy import MlflowProxy
+from tests.support.mlflow_proxy import MlflowProxy
+from tests.support.workflows import seed_config
 from workflow import runner
 from workflow.cli.main import main
 from workflow.registry.mlflow_source import MlflowSource

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED_YAML
+from workflow.document.seed import SEED_YAML
 
 OLD = b"# the old file, which must survive\nsource: {}\n"
 

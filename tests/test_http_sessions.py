@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from hostile_servers import MLFLOW_API, HostileServer, Route, answer, trickle, waited
+from tests.support.hostile_servers import MLFLOW_API, HostileServer, Route, answer, trickle, waited
 from workflow.net.bounded_http import AnswerTooSlow, BoundedAdapter
 from workflow.registry.mlflow_api import RestRegistry
 

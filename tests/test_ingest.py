@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import seed_config
-from mlflow_server import seed_bulk_models, start_mlflow_server
-from om_standin import OpenMetadataStandIn
+from tests.support.mlflow_server import seed_bulk_models, start_mlflow_server
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.workflows import seed_config
 from workflow import events as ev
 from workflow.cli.main import main
 from workflow.document.config import Workflow

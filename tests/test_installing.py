@@ -38,7 +38,7 @@ def test_version_names_the_package_and_warns_of_another_metadata_on_the_path(tmp
 
 def test_the_dag_install_hint_is_a_command_that_installs_this_package(tmp_path, write_config, capsys):
     """Friction 9: `pip install mlflow-om-workflow` finds nothing on PyPI; the hint names this checkout."""
-    from conftest import SEED_YAML
+    from workflow.document.seed import SEED_YAML
 
     assert main(["dag", "-c", str(write_config(SEED_YAML)), "-o", str(tmp_path / "dags")]) == 0
     [hint] = [line for line in capsys.readouterr().out.splitlines() if "The workers need this package" in line]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SEED_YAML
-from test_tui_support import FIXED_YAML, fixed_app, goto, run, text_of, type_into, wait_for
 
+from tests.support.app_pilot import FIXED_YAML, fixed_app, goto, run, text_of, type_into, wait_for
 from workflow.document.loader import MAX_FILE_BYTES, LoadedWorkflow, load_workflow
+from workflow.document.seed import SEED_YAML
 from workflow.document.writer import keeps_layout, to_yaml, write_workflow
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJl"

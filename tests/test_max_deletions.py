@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from conftest import seed_config
-from test_dag import embedded_yaml, render
-from test_plan import cli, prefilled
+from tests.support.workflows import seed_config
+from tests.test_dag import embedded_yaml, render
+from tests.test_plan import cli, prefilled
 from workflow.airflow_task import WorkflowFailed, run_embedded_workflow
 from workflow.cli.dag import main as dag_main
 

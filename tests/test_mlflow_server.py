@@ -7,17 +7,12 @@ seed data through MLflow's own client and raw HTTP, not through project code.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
-# Same import style as conftest.py, so both share one module object.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from mlflow_server import (  # noqa: E402
+from tests.support.mlflow_server import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     seed_bulk_models,

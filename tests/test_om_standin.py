@@ -9,10 +9,7 @@ import ssl
 import pytest
 import requests
 
-try:  # tests/ on sys.path (default rootdir layout) or tests as a package
-    from om_standin import OpenMetadataStandIn, fqn_part
-except ImportError:  # pragma: no cover
-    from tests.om_standin import OpenMetadataStandIn, fqn_part
+from tests.support.om_standin import OpenMetadataStandIn, fqn_part
 
 TOKEN = "secret-jwt"
 BULK = "/v1/mlmodels/bulk?async=false&overrideMetadata=false"

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from conftest import run_cancelled_when, seed_config
+from tests.support.workflows import run_cancelled_when, seed_config
 from workflow.cli.main import main
 from workflow.document.config import Workflow
 from workflow.openmetadata.pipeline_status import last_fqn_part

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import seed_config
+from tests.support.workflows import seed_config
 from workflow.cli.main import main
 from workflow.document.config import Workflow
-from workflow.registry.mlflow_source import MlflowSource
 from workflow.plan import plan_workflow
+from workflow.registry.mlflow_source import MlflowSource
 from workflow.runner import run_workflow
 
 SERVICE = "local_mlflow"
@@ -209,7 +209,7 @@ def test_a_bad_max_deletions_is_bad_usage(limit, message, write_config, mlflow_u
 
 
 def test_a_model_that_cannot_be_read_is_listed_with_the_reason(mlflow_url, expected_models, om, write_config, capsys):
-    from mlflow_proxy import MlflowProxy
+    from tests.support.mlflow_proxy import MlflowProxy
 
     run_id = expected_models["churn-classifier"]["run_id"]
     with MlflowProxy(mlflow_url) as mlflow:

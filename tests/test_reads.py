@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import Counter
 from urllib.parse import urlsplit
 
-from conftest import seed_config
-from mlflow_proxy import MlflowProxy
-from om_standin import OpenMetadataStandIn
+from tests.support.mlflow_proxy import MlflowProxy
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.workflows import seed_config
 from workflow.document.config import Workflow
 from workflow.runner import RUN_BATCH, run_workflow
 

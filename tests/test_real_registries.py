@@ -17,15 +17,16 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import SEED_YAML, seed_config
-from databases import free_port
-from om_standin import OpenMetadataStandIn
-from registries import (  # noqa: F401 - fixtures
+from tests.support.databases import free_port
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.registries import (  # noqa: F401 - fixtures
     OWNER_PASSWORD, READER_PASSWORD, maria_registries, mariadb, mlflow2_python, postgres_registries, postgresql,
 )
-from registries import SEED_DATABASE, SEED_PASSWORD, SEED_USER
-from registries import fingerprint as fingerprint_of
+from tests.support.registries import SEED_DATABASE, SEED_PASSWORD, SEED_USER
+from tests.support.registries import fingerprint as fingerprint_of
+from tests.support.workflows import seed_config
 from workflow.cli.main import main
+from workflow.document.seed import SEED_YAML
 
 pytestmark = pytest.mark.timeout(900)
 """The first test here starts MariaDB, PostgreSQL and two MLflow servers that migrate their databases."""
@@ -331,8 +332,8 @@ def test_a_basic_auth_server_gives_the_same_entities(maria_registries, tmp_path_
     """MLflow's basic-auth app read with MLFLOW_TRACKING_USERNAME / _PASSWORD: the same entities as
     the MLflow 3 server without auth; without the password the check says what to set. The store is
     filled before auth is turned on: the auth app checks the password on every call (about 0.25 s)."""
-    from mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, start_mlflow_server
-    from registries import fill
+    from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, start_mlflow_server
+    from tests.support.registries import fill
 
     root = tmp_path_factory.mktemp("basic-auth")
     plain = start_mlflow_server(root)

@@ -18,9 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from conftest import seed_config
-from mlflow_proxy import MlflowProxy
-from mlflow_server import start_mlflow_server
+from tests.support.mlflow_proxy import MlflowProxy
+from tests.support.mlflow_server import start_mlflow_server
+from tests.support.workflows import seed_config
 from workflow import fingerprints
 from workflow.document.config import Workflow
 from workflow.plan import plan_workflow

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import seed_config
-from om_standin import OpenMetadataStandIn
-from token_standin import TokenStandIn, make_tls_files
+from tests.support.om_standin import OpenMetadataStandIn
+from tests.support.token_standin import TokenStandIn, make_tls_files
+from tests.support.workflows import seed_config
 from workflow.cli.main import main
 from workflow.document.config import OpenMetadataConnection
 from workflow.openmetadata.tls import tls_warnings

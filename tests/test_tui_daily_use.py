@@ -10,11 +10,11 @@ import contextlib
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from test_tui_support import (FIXED_SERVICES, FIXED_YAML, fixed_app, goto, message, plan_and_run, run, text_of,
-                              type_into, wait_for)
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from tests.support.app_pilot import (FIXED_SERVICES, FIXED_YAML, fixed_app, goto, message, plan_and_run, run,
+                                     text_of, type_into, wait_for)
 from tui.app import WorkflowApp, main
 from tui.draft import Draft
 from tui.screens.confirm import ConfirmScreen
@@ -148,7 +148,7 @@ def test_the_footer_says_hide_secrets_while_they_are_shown(monkeypatch, tmp_path
 
 def test_values_that_cannot_work_are_refused_while_typing_and_when_loading():
     """Bug 6: one rule each on the engine's models, so the form, `metadata ingest` and the DAG agree."""
-    from conftest import SEED_YAML
+    from workflow.document.seed import SEED_YAML
     from workflow import ConfigError
     from workflow import parse_workflow
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_tui_support import goto, plan_and_run, run, text_of, wait_for
 
+from tests.support.app_pilot import goto, plan_and_run, run, text_of, wait_for
 from tui.app import WorkflowApp
 from tui.draft import Draft
 from workflow.demo import SAMPLE_MODELS, Demo, free_port, prepare_demo

@@ -9,9 +9,9 @@ import socket
 import threading
 from pathlib import Path
 
-from test_tui_support import goto, plan_and_run, run, text_of, type_into, wait_for
 from textual.widgets import RichLog
 
+from tests.support.app_pilot import goto, plan_and_run, run, text_of, type_into, wait_for
 from tui.app import WorkflowApp
 from tui.draft import Draft
 from tui.services import Services, engine_run_workflow

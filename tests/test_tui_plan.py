@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from test_tui_support import FIXED_SERVICES, fixed_app, fixed_plan, fixed_run, goto, run, text_of, wait_for
 from textual.widgets import Input, RichLog
 
+from tests.support.app_pilot import FIXED_SERVICES, fixed_app, fixed_plan, fixed_run, goto, run, text_of, wait_for
 from tui.screens.confirm import ConfirmScreen
 
 

@@ -2,12 +2,13 @@
 approved ones in __snapshots__/ (update with `pytest --snapshot-update` after looking at them).
 
 Deterministic by construction: fixed config and model names, fixed check results and run events
-(test_tui_support), relative paths, steady cursors.
+(tests/support/app_pilot.py), relative paths, steady cursors.
 """
 from __future__ import annotations
 
 import pytest
-from test_tui_support import FIXED_JWT, fixed_app, plan_and_run, steady_cursors, type_into, wait_for
+
+from tests.support.app_pilot import FIXED_JWT, fixed_app, plan_and_run, steady_cursors, type_into, wait_for
 
 STEP_NAMES = ["mlflow", "source", "sink", "openmetadata", "review", "test", "write", "run"]
 SIZES = [(80, 24), (120, 40)]

@@ -10,14 +10,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import SEED_YAML
-from test_tui_support import (DOCS_YAML, FIXED_JWT, fixed_app, goto, message, plan_and_run, run, text_of, type_into,
-                              wait_for)
 from textual.widgets import Button, Input, RichLog, Select
 
+from tests.support.app_pilot import (DOCS_YAML, FIXED_JWT, fixed_app, goto, message, plan_and_run, run, text_of,
+                                     type_into, wait_for)
 from tui.app import WorkflowApp, main
 from tui.draft import Draft
 from workflow.document.loader import load_workflow
+from workflow.document.seed import SEED_YAML
 
 
 def test_opening_the_seed_or_the_docs_example_fills_the_form(write_config, tmp_path):

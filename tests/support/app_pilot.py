@@ -1,7 +1,5 @@
 """Shared pieces of the TUI tests: fixed engine services, a fixed workflow, pilot helpers.
 
-Named `test_tui_*` only to live with the tests it serves; it holds no tests itself.
-
 The fixed services stand in for the network where a frame must be identical on every run (snapshot
 tests): the same model names, check results with fixed timings, a run with a fixed summary. Tests
 of behaviour use the real engine against the real servers instead.
@@ -14,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from conftest import SEED_YAML
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
@@ -24,6 +21,7 @@ from tui.services import Services
 from workflow import events as ev
 from workflow.checks import CheckStep
 from workflow.document.loader import parse_workflow
+from workflow.document.seed import SEED_YAML
 from workflow.plan import FieldChange, PlannedModel, RunPlan
 
 FIXED_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJl"

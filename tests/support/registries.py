@@ -7,7 +7,7 @@ project's 3.x), with a database user granted SELECT only for the reader under te
   trackingUri and registryUri both the database.
 
 Fixtures are session-scoped and started only by the tests that ask for them; a test module uses
-them by importing them (`from registries import maria_registries, ...`).
+them by importing them (`from tests.support.registries import maria_registries, ...`).
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from databases import MariaDB, PostgreSQL, start_mariadb, start_postgresql
-from mlflow_server import MlflowServer, start_mlflow_server
-from mlflow_versions import ensure_mlflow2_python
+from tests.support.databases import MariaDB, PostgreSQL, start_mariadb, start_postgresql
+from tests.support.mlflow_server import MlflowServer, start_mlflow_server
+from tests.support.mlflow_versions import ensure_mlflow2_python
 
 FILL_SCRIPT = Path(__file__).with_name("fill_registry.py")
 RELEASES = ("2.22", "3")

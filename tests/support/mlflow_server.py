@@ -3,7 +3,7 @@
 The ingestion under test talks to MLflow over HTTP, so the tests need a real
 ``mlflow server`` (not an in-process file store): that is the only way to get
 the URIs, paging and auth behaviour a deployed registry really has.  This module
-only starts/stops servers and seeds them; pytest fixtures live in conftest.py.
+only starts/stops servers and seeds them; pytest fixtures live in tests/conftest.py.
 
 Things worth knowing about MLflow 3.x that shape the seed data below:
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 AIRFLOW_VERSION = "3.3.2"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 1800
 """Seconds for one pip install; a cold one (nothing in pip's cache) takes minutes."""
 
