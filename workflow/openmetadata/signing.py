@@ -1,17 +1,20 @@
 """RS256 client assertions (a compact JWS signed with `cryptography`, installed with mlflow, which
-spares a pyjwt dependency), and the RSA keys they are signed with, from PEM or a JWK."""
+spares a pyjwt dependency), and the RSA keys they are signed with, from PEM or a JWK.
+
+`cryptography` is imported where a key is used, not with this module: it costs 8 MB of memory,
+which every run would pay and only the identity providers that sign an assertion need."""
 from __future__ import annotations
 
 import base64
 import json
 import time
 import uuid
-from typing import Any
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 
 ASSERTION_LIFETIME = 300
@@ -24,6 +27,9 @@ def b64url(data: bytes) -> str:
 
 def sign_rs256(claims: dict[str, Any], key: rsa.RSAPrivateKey, kid: str | None = None) -> str:
     """A compact JWS (RFC 7515) over the claims: RSASSA-PKCS1-v1_5 with SHA-256, what RS256 means."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     header = {"alg": "RS256", "typ": "JWT", **({"kid": kid} if kid else {})}
     signing_input = ".".join(b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
     signature = key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
@@ -39,6 +45,9 @@ def assertion_claims(issuer: str, audience: str, **extra: Any) -> dict[str, Any]
 
 def load_rsa_key(text: str, field: str) -> tuple[rsa.RSAPrivateKey, str | None]:
     """An RSA private key from PEM or from a JWK (JSON, as Okta hands out), with the JWK's kid."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -54,6 +63,8 @@ def load_rsa_key(text: str, field: str) -> tuple[rsa.RSAPrivateKey, str | None]:
 
 
 def _rsa_from_jwk(jwk: dict[str, Any]) -> tuple[rsa.RSAPrivateKey, str | None]:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if jwk.get("kty") != "RSA" or "d" not in jwk:
         raise ValueError("not an RSA private JWK")
     n, e, d = (_jwk_int(jwk[name]) for name in ("n", "e", "d"))
