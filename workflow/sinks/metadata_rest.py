@@ -31,6 +31,9 @@ class TooManyDeletions(EndpointError):
     """A run would mark more models deleted than `--max-deletions` allows, so it marks none."""
 
 
+LISTED_PER_PAGE = 250
+"""Entities per page when the service's models are listed: each comes whole (features and all), so a
+page of 1,000 held about 10 MB at once; the calls this adds overlap MLflow's listing."""
 COMPARED_FIELDS = ("description", "mlFeatures", "mlHyperParameters", "mlStore", "sourceUrl")
 """The fields of a model that come from MLflow and that a user reads: what a plan says changed."""
 
@@ -112,7 +115,7 @@ class OpenMetadataSink:
         cursors: set[str] = set()
         after = None
         while True:
-            params: dict[str, Any] = {"service": self.service, "limit": 1000, "include": "all"}
+            params: dict[str, Any] = {"service": self.service, "limit": LISTED_PER_PAGE, "include": "all"}
             if after:
                 params["after"] = after
             page = self.client.get("/mlmodels", **params) or {}
