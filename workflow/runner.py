@@ -1,9 +1,10 @@
 """The one run path: MLflow source -> filter -> sink, concurrently, reporting typed events.
 
-The CLI, the TUI and the Airflow task all call `run_workflow` with an event handler. Listed models
-are taken in batches: one call reads the runs of a batch, then each model is built (its MLmodel
-file read) by a bounded thread pool while the listing goes on; built models are sent to the sink in
-batches by a second small pool. At most a fixed number of models are in flight at once, so memory
+The CLI, the TUI and the Airflow task all call `run_workflow` with an event handler. The listing
+is read a page ahead in a thread of its own (`read_ahead`), from before the sink opens. Listed
+models are taken in batches: one call reads the runs of a batch, then each model is built (its
+MLmodel file read) by a bounded thread pool while the listing goes on; built models are sent to the
+sink in batches by a second small pool. At most a fixed number of models are in flight at once, so memory
 does not grow with the size of the registry.
 
 Events are emitted from the calling thread only, so handlers need no locking.
