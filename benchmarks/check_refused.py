@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from workflow.checks import MLFLOW, OPENMETADATA, iter_checks
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,8 @@ from tests.support.token_standin import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT,
 from tests.support.workflows import seed_config
 from workflow.cli import check as check_cli
 from workflow.cli.main import main
-from workflow.document.config import OpenMetadataConnection, Workflow
+from workflow.document.server_config import OpenMetadataConnection
+from workflow.document.workflow_file import Workflow
 from workflow.openmetadata.om_client import OpenMetadataClient
 from workflow.openmetadata.sso import authenticator_for
 from workflow.openmetadata.tokens import Token

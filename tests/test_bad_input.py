@@ -15,7 +15,7 @@ import yaml
 
 from workflow.cli.check import main as check_main
 from workflow.cli.main import main
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.document.loader import MAX_FILE_BYTES, load_workflow, parse_workflow
 from workflow.document.seed import SEED_YAML
 

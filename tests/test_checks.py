@@ -27,7 +27,7 @@ from workflow.checks import FILE_SINK, MLFLOW, OPENMETADATA, CheckReport, CheckS
 from workflow.cli import check as check_cli
 from workflow.cli import main as cli
 from workflow.cli.check_report import TableView
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.document.seed import SEED_YAML
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from tests.support.mlflow_proxy import MlflowProxy
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow.cli.main import main
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.runner import MAX_READERS, readers_for, run_workflow
 
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from workflow.cli.main import main
-from workflow.document.config import Auth0SSOClientConfig, FileSink, OpenMetadataJWTClientConfig
+from workflow.document.security_config import Auth0SSOClientConfig, OpenMetadataJWTClientConfig
+from workflow.document.sink import FileSink
 from workflow.document.loader import load_workflow, parse_workflow
 from workflow.document.seed import SEED_YAML
 from workflow.document.writer import to_yaml, write_workflow

@@ -25,7 +25,7 @@ import yaml
 from tests.support.workflows import seed_config
 from workflow.cli.dag import main
 from workflow.dags.dag_file import KeepUnsetReferences, embed_workflow, python_literal, render_dag
-from workflow.document.config import fqn_part
+from workflow.document.workflow_file import fqn_part
 from workflow.document.loader import LoadedWorkflow, parse_workflow
 from workflow.errors import ConfigError
 

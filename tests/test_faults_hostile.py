@@ -21,7 +21,7 @@ from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow.cli import check as check_cli
 from workflow.cli import main as cli
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.errors import UserError
 from workflow.runner import run_workflow
 

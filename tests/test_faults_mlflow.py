@@ -25,7 +25,7 @@ import requests
 
 from tests.support.mlflow_proxy import MlflowProxy
 from tests.support.workflows import run_cancelled_when, seed_config
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.events import ModelDone, ModelFailed
 from workflow.net import retry
 from workflow.render import Printer, ProgressView
@@ -347,7 +347,7 @@ def test_models_without_an_mlmodel_file_cost_two_calls_and_never_import_mlflow(r
     script.write_text(f"""
 import sys
 from tests.support.workflows import seed_config
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.runner import run_workflow
 summary = run_workflow(Workflow.model_validate(seed_config({url!r}, {om.url!r}, **{TEN!r})))
 print(summary.processed, len(summary.warnings), "mlflow" in sys.modules)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.om_standin import SERVER_MANAGED_FIELDS, OpenMetadataStandIn
 from tests.support.workflows import run_cancelled_when, seed_config
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.events import RunSummary
 from workflow.net import retry
 from workflow.net.retry import RETRY_AFTER_CAP, retry_wait

@@ -13,7 +13,7 @@ from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow import events as ev
 from workflow.cli.main import main
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.registry.mlflow_source import MlflowSource
 from workflow.runner import run_workflow
 

@@ -88,7 +88,7 @@ def test_a_bad_limit_is_refused_by_metadata_dag(write_config, tmp_path, capsys):
 def test_models_gone_during_the_run_are_not_marked_deleted_past_the_limit(mlflow_url, om, monkeypatch):
     """The check before the run passed; then the registry lost a model: the run marks none deleted."""
     import workflow.runner as runner
-    from workflow.document.config import Workflow
+    from workflow.document.workflow_file import Workflow
     from workflow.deletion_guard import DeletionLimit
     from workflow.registry.mlflow_source import MlflowSource
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from tests.support.workflows import run_cancelled_when, seed_config
 from workflow.cli.main import main
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.openmetadata.pipeline_status import last_fqn_part
 from workflow.runner import run_workflow
 

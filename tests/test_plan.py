@@ -10,7 +10,7 @@ import requests
 
 from tests.support.workflows import seed_config
 from workflow.cli.main import main
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.plan import plan_workflow
 from workflow.registry.mlflow_source import MlflowSource
 from workflow.runner import run_workflow

@@ -10,7 +10,7 @@ import pytest
 from tests.support.hostile_servers import MLFLOW_API, HostileServer, Route, answer, mlflow_routes, waited
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.read_ahead import ReadAhead
 from workflow.runner import run_workflow
 

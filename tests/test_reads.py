@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from tests.support.mlflow_proxy import MlflowProxy
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.runner import RUN_BATCH, run_workflow
 
 ASSIGNED_BY_SERVER = {"id", "href", "updatedAt", "updatedBy", "version", "service"}

@@ -22,7 +22,7 @@ from tests.support.mlflow_proxy import MlflowProxy
 from tests.support.mlflow_server import start_mlflow_server
 from tests.support.workflows import seed_config
 from workflow import fingerprints
-from workflow.document.config import Workflow
+from workflow.document.workflow_file import Workflow
 from workflow.plan import plan_workflow
 from workflow.runner import run_workflow
 

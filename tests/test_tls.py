@@ -15,7 +15,7 @@ from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.token_standin import TokenStandIn, make_tls_files
 from tests.support.workflows import seed_config
 from workflow.cli.main import main
-from workflow.document.config import OpenMetadataConnection
+from workflow.document.server_config import OpenMetadataConnection
 from workflow.openmetadata.tls import tls_warnings
 
 CLIENT_ID = "ingestion-client"

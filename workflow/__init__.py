@@ -11,9 +11,10 @@ from typing import Any
 
 _PUBLIC = {
     # the workflow document
-    "Workflow": "document.config", "FilterPattern": "document.config", "AuthProvider": "document.config",
-    "VerifySSL": "document.config", "SECURITY_CONFIGS": "document.config", "security_tag": "document.config",
-    "host_name_problem": "document.config",
+    "Workflow": "document.workflow_file", "FilterPattern": "document.filters",
+    "AuthProvider": "document.security_config",
+    "VerifySSL": "document.server_config", "SECURITY_CONFIGS": "document.security_config",
+    "security_tag": "document.security_config", "host_name_problem": "document.security_config",
     "SEED_YAML": "document.seed", "NEW_WORKFLOW_YAML": "document.seed",
     "LoadedWorkflow": "document.loader", "load_workflow": "document.loader", "parse_workflow": "document.loader",
     "load_workflow_data": "document.loader",

@@ -13,7 +13,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from .document.config import Workflow
+from .document.workflow_file import Workflow
 from .document.filters import filter_verdict
 from .document.redact import redact_uri
 from .errors import EndpointError, UserError, short_reason

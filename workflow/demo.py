@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .document.config import Workflow
+from .document.workflow_file import Workflow
 from .errors import UserError
 from .registry.model_names import registered_model_names
 

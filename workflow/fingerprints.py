@@ -31,7 +31,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from .document.config import Workflow
+from .document.workflow_file import Workflow
 from .document.redact import without_credentials
 from .registry.records import RegisteredModel, Run
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .deletion_guard import DeletionLimit, why_deleted
-from .document.config import Workflow
+from .document.workflow_file import Workflow
 from .document.filters import filter_verdict
 from .document.redact import redact_uri, scrub, secret_values
 from .events import EventHandler, Issue, Outcome, RunSummary

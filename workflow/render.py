@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from typing import Iterator, TextIO
 
 from . import events as ev
-from .document.config import FileSink as FileSinkConfig
-from .document.config import Workflow
+from .document.sink import FileSink as FileSinkConfig
+from .document.workflow_file import Workflow
 from .document.redact import redact_uri, scrub
 from .errors import shown
 from .events import Issue, RunSummary

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from . import fingerprints
 from .checks import CheckReport, by_endpoint, iter_checks
 from .deletion_guard import DeletionLimit, check_deletions
-from .document.config import Workflow
+from .document.workflow_file import Workflow
 from .errors import EndpointError, UserError, short_reason
 from .events import (
     EventHandler,
@@ -43,7 +43,7 @@ from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .read_ahead import ReadAhead
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
 from .openmetadata.sso import authenticator_for
-from .document.config import FileSink as FileSinkConfig
+from .document.sink import FileSink as FileSinkConfig
 from .document.redact import redact_uri
 from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink

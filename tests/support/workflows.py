@@ -29,7 +29,7 @@ def run_cancelled_when(config: dict[str, Any], ready: Callable[[], bool], **opti
     import threading
     import time
 
-    from workflow.document.config import Workflow
+    from workflow.document.workflow_file import Workflow
     from workflow.runner import run_workflow
 
     cancel, result = threading.Event(), {}

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from ..openmetadata.om_client import OpenMetadataClient
-from ..document.config import FileSink, Workflow
+from ..document.sink import FileSink
+from ..document.workflow_file import Workflow
 from ..document.redact import known_secrets, scrub
 from .file_sink import file_sink_plan
 from .mlflow_checks import mlflow_plan

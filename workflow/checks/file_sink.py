@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..document.config import FileSink
+from ..document.sink import FileSink
 from ..errors import EndpointError
 from .steps import FILE_SINK, Outcome, Plan, Step, passed
 

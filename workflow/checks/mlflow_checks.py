@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-from ..document.config import Workflow
+from ..document.workflow_file import Workflow
 from ..document.redact import redact_uri
 from ..errors import EndpointError
 from .mlflow_artifacts import read_mlmodel

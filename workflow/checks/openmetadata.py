@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import requests
 
-from ..document.config import OpenMetadataJWTClientConfig, Workflow
+from ..document.security_config import OpenMetadataJWTClientConfig
+from ..document.workflow_file import Workflow
 from ..errors import EndpointError
 from ..openmetadata.om_client import SUPPORTED_SERVER, ApiError, OpenMetadataClient, quote_fqn_part, version_warning
 from ..document.redact import redact_uri

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from ..errors import InvalidValue, Problem
-from .config import SECURITY_CONFIGS, Workflow, security_tag
+from .security_config import SECURITY_CONFIGS, security_tag
+from .workflow_file import Workflow
 from .paths import Path_, dotted
 
 EXAMPLES = {

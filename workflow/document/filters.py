@@ -1,10 +1,36 @@
-"""Model name filtering with the official semantics: `re.match` (anchored at the start only),
+"""Model name filters: the pattern model of the YAML (`mlModelFilterPattern`), whose regexes must compile,
+and how a name is matched, with the official semantics: `re.match` (anchored at the start only),
 case-insensitive, and an exclude always wins over an include."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from .config import FilterPattern
+from pydantic import AfterValidator
+
+from ..errors import InvalidValue
+from .rules import Strict
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidValue(f"invalid regular expression {pattern!r}: {exc}",
+                           hint="patterns are Python regular expressions matched at the start of the model name: "
+                                r"put a backslash before [ ] ( ) { } * + ? . to match the character itself") from None
+    return pattern
+
+
+Pattern = Annotated[str, AfterValidator(_compiles)]
+"""A regex that must compile; checked one by one so an error points at the list item's line."""
+
+
+class FilterPattern(Strict):
+    """Regexes matched at the start of a name, case-insensitively; excludes win over includes."""
+
+    includes: list[Pattern] | None = None
+    excludes: list[Pattern] | None = None
 
 
 def filtered_reason(name: str, pattern: FilterPattern | None) -> str | None:

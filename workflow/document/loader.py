@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import ConfigError, Problem
-from .config import Workflow
+from .workflow_file import Workflow
 from .explain import explain
 from .paths import Path_
 from .variables import expand_variables

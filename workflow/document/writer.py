@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr
 
-from .config import Workflow
+from .workflow_file import Workflow
 from ..errors import UserError
 from .loader import MAX_FILE_BYTES
 from .paths import Path_

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Protocol
 
-from ..document.config import OpenMetadataJWTClientConfig
+from ..document.security_config import OpenMetadataJWTClientConfig
 from ..errors import UserError
 
 

@@ -20,7 +20,8 @@ from ..net.failures import network_failure
 from .auth import Authenticator
 from .sso import authenticator_for
 from .tls import verify_setting
-from ..document.config import OpenMetadataConnection, OpenMetadataJWTClientConfig
+from ..document.security_config import OpenMetadataJWTClientConfig
+from ..document.server_config import OpenMetadataConnection
 from ..errors import EndpointError
 from ..document.redact import redact_uri
 from ..net.retry import MAX_ATTEMPTS, RETRY_STATUSES, retry_wait

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from ..document.config import Workflow
+from ..document.workflow_file import Workflow
 from ..errors import UserError, short_reason
 from ..events import RunSummary
 from .om_client import ApiError, OpenMetadataClient

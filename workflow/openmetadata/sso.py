@@ -14,15 +14,15 @@ import json
 import os
 from typing import Any
 
-from ..document.config import (
+from ..document.security_config import (
     Auth0SSOClientConfig,
     AzureSSOClientConfig,
     CustomOidcSSOClientConfig,
     GoogleSSOClientConfig,
     OktaSSOClientConfig,
-    OpenMetadataConnection,
     OpenMetadataJWTClientConfig,
 )
+from ..document.server_config import OpenMetadataConnection
 from ..errors import UserError
 from .auth import Authenticator, NoAuth, StaticJWT
 from .signing import assertion_claims, load_rsa_key, sign_rs256

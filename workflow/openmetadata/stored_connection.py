@@ -8,7 +8,8 @@ import re
 
 from pydantic import ValidationError
 
-from ..document.config import MlflowConnection, ServiceConnection, Workflow
+from ..document.source import MlflowConnection, ServiceConnection
+from ..document.workflow_file import Workflow
 from ..document.redact import uri_password, with_password
 from ..errors import EndpointError, UserError
 from .om_client import ApiError, OpenMetadataClient, describe_failure

@@ -1,7 +1,7 @@
 """The OpenMetadata connection's TLS settings (verifySSL, sslConfig), as requests takes them."""
 from __future__ import annotations
 
-from ..document.config import OpenMetadataConnection, VerifySSL
+from ..document.server_config import OpenMetadataConnection, VerifySSL
 
 
 def verify_setting(connection: OpenMetadataConnection) -> bool | str:

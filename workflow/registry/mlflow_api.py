@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import requests
 from urllib3.connection import HTTPConnection
 
-from ..document.config import MlflowConnection
+from ..document.source import MlflowConnection
 from ..document.redact import redact_uri
 from ..errors import short_reason
 from ..net.bounded_http import AnswerTooBig, AnswerTooSlow, BoundedAdapter, WatchedHTTPPool

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from ..document.config import MlflowConnection
+from ..document.source import MlflowConnection
 from ..errors import short_reason
 from .records import ReadError, RegisteredModel, Registry, Run, Version
 from ..document.redact import without_credentials

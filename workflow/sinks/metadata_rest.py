@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..document.config import Workflow
+from ..document.workflow_file import Workflow
 from ..document.redact import uri_password, variable_name, with_password
 from ..errors import EndpointError, UserError
 from ..events import Outcome
