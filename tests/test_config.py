@@ -17,7 +17,8 @@ from workflow.document.security_config import Auth0SSOClientConfig, OpenMetadata
 from workflow.document.sink import FileSink
 from workflow.document.loader import load_workflow, parse_workflow
 from workflow.document.seed import SEED_YAML
-from workflow.document.writer import to_yaml, write_workflow
+from workflow.document.writer import write_workflow
+from workflow.document.yaml_text import to_yaml
 from workflow.errors import ConfigError, UserError
 
 SEED_SNIPPET_WITH_STRAY_QUOTES = SEED_YAML.replace(

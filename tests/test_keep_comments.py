@@ -17,7 +17,8 @@ import yaml
 from tests.support.app_pilot import FIXED_YAML, fixed_app, goto, run, text_of, type_into, wait_for
 from workflow.document.loader import MAX_FILE_BYTES, LoadedWorkflow, load_workflow
 from workflow.document.seed import SEED_YAML
-from workflow.document.writer import keeps_layout, to_yaml, write_workflow
+from workflow.document.writer import keeps_layout, write_workflow
+from workflow.document.yaml_text import to_yaml
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmdlc3Rpb24tYm90In0.c2lnbmF0dXJl"
 ENV = {"MLFLOW_URI": "http://mlflow.internal:5000", "OM_TOKEN": TOKEN}

@@ -9,7 +9,7 @@ from tests.support.app_pilot import DOCS_YAML, FIXED_JWT, FIXED_YAML
 from tui.draft import Draft
 from workflow.document.loader import parse_workflow
 from workflow.document.seed import SEED_YAML
-from workflow.document.writer import has_inline_secret, to_yaml
+from workflow.document.yaml_text import has_inline_secret, to_yaml
 
 def test_untouched_draft_writes_the_loaded_file_back_unchanged():
     for text in (SEED_YAML, DOCS_YAML):

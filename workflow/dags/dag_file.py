@@ -24,7 +24,8 @@ from ..document.loader import LoadedWorkflow
 from ..document.paths import Path_
 from ..document.variables import expand_string
 from ..document.redact import REFERENCE, SecretField, secret_fields
-from ..document.writer import to_yaml, write_text_atomic
+from ..document.atomic_write import write_text_atomic
+from ..document.yaml_text import to_yaml
 
 
 MODES = ("python", "virtualenv")
