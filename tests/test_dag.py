@@ -22,7 +22,8 @@ from tests.support.airflow_env import REPO_ROOT, Airflow, ensure_airflow_venv
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow.cli.dag import main
-from workflow.dags.dag_file import KeepUnsetReferences, render_dag, write_dag
+from workflow.dags.dag_file import render_dag, write_dag
+from workflow.document.variables import KeepUnsetReferences
 from workflow.dags.task import WorkflowFailed, run_embedded_workflow
 from workflow.document.loader import load_workflow, parse_workflow
 

@@ -24,7 +24,8 @@ import yaml
 
 from tests.support.workflows import seed_config
 from workflow.cli.dag import main
-from workflow.dags.dag_file import KeepUnsetReferences, embed_workflow, python_literal, render_dag
+from workflow.dags.dag_file import embed_workflow, python_literal, render_dag
+from workflow.document.variables import KeepUnsetReferences
 from workflow.document.workflow_file import fqn_part
 from workflow.document.loader import LoadedWorkflow, parse_workflow
 from workflow.errors import ConfigError

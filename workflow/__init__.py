@@ -18,7 +18,7 @@ _PUBLIC = {
     "SEED_YAML": "document.seed", "NEW_WORKFLOW_YAML": "document.seed",
     "LoadedWorkflow": "document.loader", "load_workflow": "document.loader", "parse_workflow": "document.loader",
     "load_workflow_data": "document.loader",
-    "expand_string": "document.variables", "explain": "document.explain",
+    "expand_string": "document.variables", "KeepUnsetReferences": "document.variables", "explain": "document.explain",
     "to_yaml": "document.yaml_text", "has_inline_secret": "document.yaml_text",
     "write_workflow": "document.writer", "keeps_layout": "document.writer",
     "redact_uri": "document.redact", "scrub": "document.redact", "secret_values": "document.redact",
@@ -38,7 +38,7 @@ _PUBLIC = {
     "discard_temp_files": "sinks.file",
     # the Airflow export
     "write_dag": "dags.dag_file", "embed_workflow": "dags.dag_file", "EmbeddedWorkflow": "dags.dag_file",
-    "KeepUnsetReferences": "dags.dag_file", "DEFAULT_SCHEDULE": "dags.dag_file", "DAG_MODES": "dags.dag_file",
+    "DEFAULT_SCHEDULE": "dags.dag_file", "DAG_MODES": "dags.dag_file",
     "DEFAULT_REQUIREMENT": "dags.dag_file", "DEFAULT_RETRIES": "dags.dag_file", "DAG_ID_MAX": "dags.dag_file",
     "secrets_in": "dags.dag_file",
     # plain-text rendering of runs

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Iterator, Mapping, Sequence
+from typing import Iterator, Sequence
 
 from pydantic import BaseModel
 
@@ -34,24 +34,6 @@ DEFAULT_REQUIREMENT = "mlflow-om-workflow"
 DEFAULT_RETRIES = 2
 DAG_ID_MAX = 250
 """Airflow's limit for a dag_id; `<id>.py` then fits a file name (255 bytes) too."""
-
-
-class KeepUnsetReferences(Mapping[str, str]):
-    """The environment, where a name it lacks expands to its own `${NAME}` text.
-
-    A DAG resolves its references on the workers, so writing one must not need the production
-    secrets on this machine. A reference in a checked field (hostPort must be a URL) still has to
-    be set here, for the workflow to be validated.
-    """
-
-    def __getitem__(self, name: str) -> str:
-        return os.environ.get(name, f"${{{name}}}")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(os.environ)
-
-    def __len__(self) -> int:
-        return len(os.environ)
 
 
 # ------------------------------------------------------------------------------------- the DAG file

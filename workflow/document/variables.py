@@ -1,9 +1,11 @@
-"""`$VAR` and `${VAR}` in the workflow's string values, expanded from the environment; `$$` is a dollar."""
+"""`$VAR` and `${VAR}` in the workflow's string values, expanded from the environment; `$$` is a dollar.
+Where a DAG is written, `KeepUnsetReferences` leaves a reference that is not set here as written."""
 from __future__ import annotations
 
+import os
 import re
 import typing
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import Problem
 from .paths import Path_, dotted
@@ -87,3 +89,21 @@ def expand_string(value: str, environ: typing.Mapping[str, str]) -> tuple[str, l
         return match.group(0)
 
     return _VAR.sub(substitute, value), missing
+
+
+class KeepUnsetReferences(typing.Mapping[str, str]):
+    """The environment, where a name it lacks expands to its own `${NAME}` text.
+
+    A DAG resolves its references on the workers, so writing one must not need the production
+    secrets on this machine. A reference in a checked field (hostPort must be a URL) still has to
+    be set here, for the workflow to be validated.
+    """
+
+    def __getitem__(self, name: str) -> str:
+        return os.environ.get(name, f"${{{name}}}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
