@@ -237,3 +237,20 @@ def test_an_echoed_mlflow_password_reaches_neither_the_output_nor_openmetadata(w
     assert password not in captured.out + captured.err
     [failure] = status["status"][0]["failures"]
     assert failure["name"] == "echoed" and password not in failure["error"] and "***" in failure["error"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("output", [[], ["--json"]], ids=["text", "json"])
+def test_an_echoed_mlflow_password_is_not_shown_by_a_plan(write_config, capsys, monkeypatch, output):
+    """`--plan` scrubs what the run does: MLflow's own variables too, not only the config's secrets."""
+    password = "hunter2-mlflow-pw"
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    echo = answer({"error_code": "INTERNAL_ERROR", "message": f"cannot check user bob with password {password}"}, 400)
+    routes = [Route("GET", MLFLOW_API + "/runs/get", echo), *mlflow_routes(["echoed"])]
+    with HostileServer(routes) as mlflow, OpenMetadataStandIn() as om:
+        path = write_config(seed_config(mlflow.url, om.url))
+        assert cli.main(["ingest", "-c", str(path), "--plan", *output]) == 0  # a plan made, one model unread
+    captured = capsys.readouterr()
+    assert "cannot check user bob with password ***" in captured.out
+    assert password not in captured.out + captured.err

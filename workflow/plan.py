@@ -16,7 +16,7 @@ from typing import Any, Literal
 from .deletion_guard import DeletionLimit, why_deleted
 from .document.workflow_file import Workflow
 from .document.filters import filter_verdict
-from .document.redact import redact_uri, scrub, secret_values
+from .document.redact import known_secrets, redact_uri, scrub
 from .events import EventHandler, Issue, Outcome, RunSummary
 from .openmetadata.om_client import OpenMetadataClient, model_fqn
 from .registry.mlflow_source import BuiltModel
@@ -129,7 +129,7 @@ class PlanSink:
             config, client, keep_fields=True)
         self.name = self.real.name if self.real else "File sink"
         self.batch_size = self.real.batch_size if self.real else 100
-        self.secrets = secret_values(config)
+        self.secrets = known_secrets(config)
         self.planned: dict[str, PlannedModel] = {}
         self._lock = threading.Lock()
 

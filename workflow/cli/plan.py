@@ -11,9 +11,9 @@ from .process import run_cancellable
 
 def show_plan(config, args) -> int:  # noqa: ANN001 - a Workflow and the parsed arguments
     """Make the plan with progress on stderr, print it on stdout; 0 when it could be made, else 1."""
-    from .. import Printer, ProgressView, plan_json, plan_lines, plan_workflow, secret_values
+    from .. import Printer, ProgressView, known_secrets, plan_json, plan_lines, plan_workflow
 
-    secrets = secret_values(config)
+    secrets = known_secrets(config)
     out = Printer(sys.stdout, secrets)
     view = ProgressView(Printer(sys.stderr, secrets), every=args.progress_every)
 
