@@ -4,6 +4,7 @@ test (tests/support/hostile_servers.py); a real OpenMetadata stand-in answers wh
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -254,3 +255,56 @@ def test_an_echoed_mlflow_password_is_not_shown_by_a_plan(write_config, capsys, 
     captured = capsys.readouterr()
     assert "cannot check user bob with password ***" in captured.out
     assert password not in captured.out + captured.err
+
+
+@pytest.fixture
+def password_in_mlflow_credentials_file(tmp_path, monkeypatch):
+    """A password kept only in `~/.mlflow/credentials` (as `mlflow login` or a user writes it), none in
+    the environment: HOME points at a temp folder."""
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    password = "kept-in-a-file-pw"
+    (tmp_path / "home" / ".mlflow").mkdir(parents=True)
+    (tmp_path / "home" / ".mlflow" / "credentials").write_text(
+        f"[mlflow]\nmlflow_tracking_username = bob\nmlflow_tracking_password = {password}\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return password
+
+
+def echo_basic_auth(handler, query) -> None:
+    """A server that refuses the call and echoes the basic-auth credentials it was sent."""
+    header = handler.headers.get("Authorization", "")
+    sent = base64.b64decode(header.split()[1]).decode() if header.startswith("Basic ") else "nothing"
+    user, _, password = sent.partition(":")
+    answer({"error_code": "INTERNAL_ERROR", "message": f"cannot check user {user} with password {password}"}, 400)(
+        handler, query)
+
+
+@pytest.mark.timeout(120)
+def test_a_password_from_mlflow_s_credentials_file_is_scrubbed_from_a_run(password_in_mlflow_credentials_file,
+                                                                          write_config, capsys):
+    password = password_in_mlflow_credentials_file
+    routes = [Route("GET", MLFLOW_API + "/runs/get", echo_basic_auth), *mlflow_routes(["echoed"])]
+    fqn = "local_mlflow.nightly"
+    with HostileServer(routes) as mlflow, OpenMetadataStandIn() as om:
+        path = write_config(seed_config(mlflow.url, om.url, ingestionPipelineFQN=fqn))
+        assert cli.main(["ingest", "-c", str(path)]) == 1
+        assert cli.main(["ingest", "-c", str(path), "--plan"]) == 0
+        [status] = om.pipeline_statuses[fqn].values()
+    captured = capsys.readouterr()
+    assert "cannot check user bob with password ***" in captured.out  # the file's credentials were sent
+    assert password not in captured.out + captured.err
+    [failure] = status["status"][0]["failures"]
+    assert failure["name"] == "echoed" and password not in failure["error"] and "***" in failure["error"]
+
+
+@pytest.mark.timeout(120)
+def test_a_password_from_mlflow_s_credentials_file_is_scrubbed_from_test_connection(
+        password_in_mlflow_credentials_file, write_config, capsys):
+    routes = [Route("GET", MLFLOW_API + "/registered-models/search", echo_basic_auth), *mlflow_routes([])]
+    with HostileServer(routes) as mlflow, OpenMetadataStandIn() as om:
+        path = write_config(seed_config(mlflow.url, om.url))
+        assert check_cli.main(["-c", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "with password ***" in captured.out
+    assert password_in_mlflow_credentials_file not in captured.out + captured.err

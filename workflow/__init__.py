@@ -22,13 +22,13 @@ _PUBLIC = {
     "to_yaml": "document.yaml_text", "has_inline_secret": "document.yaml_text",
     "write_workflow": "document.writer", "keeps_layout": "document.writer",
     "redact_uri": "document.redact", "scrub": "document.redact", "secret_values": "document.redact",
-    "known_secrets": "document.redact",
     "filtered_reason": "document.filters",
     # errors a user can act on
     "ConfigError": "errors", "EndpointError": "errors", "Problem": "errors", "UserError": "errors",
     "shown": "errors",
     # MLflow and OpenMetadata, as far as a form needs them
     "registered_model_names": "registry.model_names", "MAX_RESULTS": "registry.model_names",
+    "known_secrets": "registry.mlflow_credentials",
     "check_jwt": "openmetadata.auth", "with_stored_connection": "openmetadata.stored_connection",
     # checks and runs
     "iter_checks": "checks", "run_checks": "checks", "CheckReport": "checks", "CheckStep": "checks",

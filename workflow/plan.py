@@ -16,9 +16,10 @@ from typing import Any, Literal
 from .deletion_guard import DeletionLimit, why_deleted
 from .document.workflow_file import Workflow
 from .document.filters import filter_verdict
-from .document.redact import known_secrets, redact_uri, scrub
+from .document.redact import redact_uri, scrub
 from .events import EventHandler, Issue, Outcome, RunSummary
 from .openmetadata.om_client import OpenMetadataClient, model_fqn
+from .registry.mlflow_credentials import known_secrets
 from .registry.mlflow_source import BuiltModel
 from .render import describe_sink
 from .runner import DEFAULT_WORKERS, REGISTRY, openmetadata_client, prepare_run, run_into

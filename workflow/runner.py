@@ -37,6 +37,7 @@ from .events import (
     TotalKnown,
 )
 from .document.filters import filtered_reason
+from .registry.mlflow_credentials import known_secrets
 from .registry.records import ReadError, RegisteredModel, Run
 from .registry.mlflow_api import PAGE_SIZE
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
@@ -122,7 +123,7 @@ def run_workflow(
         sink = sink_for(config, client)
         if isinstance(sink, OpenMetadataSink):
             sink.max_deletions = allowed
-        pipeline = pipeline_status_for(config, client)
+        pipeline = pipeline_status_for(config, client, known_secrets(config))
         return run_into(config, sink, on_event, cancel=cancel, workers=workers, pipeline=pipeline, full=full,
                         remember=True)
     finally:

@@ -21,7 +21,8 @@ from typing import Callable, Iterator
 from ..openmetadata.om_client import OpenMetadataClient
 from ..document.sink import FileSink
 from ..document.workflow_file import Workflow
-from ..document.redact import known_secrets, scrub
+from ..document.redact import scrub
+from ..registry.mlflow_credentials import known_secrets
 from .file_sink import file_sink_plan
 from .mlflow_checks import mlflow_plan
 from .network import READ_TIMEOUT_FACTOR

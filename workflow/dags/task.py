@@ -15,7 +15,8 @@ from ..deletion_guard import DeletionLimit
 from ..errors import ConfigError, UserError, shown
 from ..events import RunSummary
 from ..document.loader import parse_workflow
-from ..document.redact import known_secrets, scrub
+from ..document.redact import scrub
+from ..registry.mlflow_credentials import known_secrets
 from ..render import Printer, ProgressView, verdict
 from ..runner import run_workflow
 

@@ -6,7 +6,6 @@ before it is shown.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping
@@ -152,15 +151,6 @@ def secret_fields(model: BaseModel, path: tuple[str, ...] = ()) -> Iterator[Secr
 def secret_values(model: BaseModel) -> list[str]:
     """Every non-empty secret value in a config, for `scrub`."""
     return [field.secret for field in secret_fields(model) if field.secret]
-
-
-MLFLOW_SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-
-
-def known_secrets(config: BaseModel) -> list[str]:
-    """Every secret the process knows for a run, to scrub from all it prints, logs or sends: the config's,
-    and MLflow's own credentials from the environment, which a server may echo in an error as readily."""
-    return secret_values(config) + [os.environ[name] for name in MLFLOW_SECRET_VARIABLES if os.environ.get(name)]
 
 
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")

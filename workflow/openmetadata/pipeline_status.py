@@ -18,7 +18,7 @@ from ..document.workflow_file import Workflow
 from ..errors import UserError, short_reason
 from ..events import RunSummary
 from .om_client import ApiError, OpenMetadataClient
-from ..document.redact import known_secrets, scrub
+from ..document.redact import scrub
 
 PIPELINES = "/services/ingestionPipelines"
 READ_TIMEOUT = 10.0
@@ -27,21 +27,23 @@ FAILURES_SHOWN = 10
 """As the official CLI: the run history shows the first failures, not thousands."""
 
 
-def pipeline_status_for(config: Workflow, client: OpenMetadataClient) -> PipelineStatus | None:
+def pipeline_status_for(config: Workflow, client: OpenMetadataClient, secrets: list[str]) -> PipelineStatus | None:
     """The reporter for a run that names a pipeline and sends to OpenMetadata, else None. The run's
-    client stops retrying on cancel, so a cancelled run ends at once: its result still gets one attempt."""
+    client stops retrying on cancel, so a cancelled run ends at once: its result still gets one attempt.
+    `secrets` (all the run knows) are scrubbed from the failures it sends."""
     if not config.ingestionPipelineFQN or config.sink.type != "metadata-rest":
         return None
-    return PipelineStatus(config, client)
+    return PipelineStatus(config, client, secrets)
 
 
 class PipelineStatus:
     """Reports one run to the pipeline `config.ingestionPipelineFQN` through `client` (the run's, which
     its owner closes), each call with `READ_TIMEOUT`."""
 
-    def __init__(self, config: Workflow, client: OpenMetadataClient):
+    def __init__(self, config: Workflow, client: OpenMetadataClient, secrets: list[str]):
         self.config = config
         self.client = client
+        self.secrets = secrets
         self.timeout = (client.timeout[0], READ_TIMEOUT)
         self.run_id = config.pipelineRunId or str(uuid.uuid4())
         self.fqn: str | None = None
@@ -72,7 +74,7 @@ class PipelineStatus:
         if self.fqn is None:
             return None
         try:
-            step = step_summary(summary, known_secrets(self.config))
+            step = step_summary(summary, self.secrets)
             state = pipeline_state(summary)
             self._put_status(self.fqn, {"pipelineState": state, "endDate": _now_ms(), "status": [step]})
             self.recorded = f"run {self.run_id} of ingestion pipeline {self.fqn}, as {state}"

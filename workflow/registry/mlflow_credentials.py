@@ -1,10 +1,17 @@
 """MLflow's client settings from the environment (credentials and TLS), read as MLflow reads them, so
-the checks and the REST reader behave like `MlflowClient` would for the same environment."""
+the checks and the REST reader behave like `MlflowClient` would for the same environment; and so every
+secret the process knows (`known_secrets`: the config's and these credentials) is scrubbed from what
+it prints, logs or sends.
+"""
 from __future__ import annotations
 
 import configparser
 import os
 from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from ..document.redact import secret_values
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,15 @@ class MlflowCredentials:
         file_user, file_password = _credentials_file()
         return cls(env.get("MLFLOW_TRACKING_USERNAME") or file_user, env.get("MLFLOW_TRACKING_PASSWORD") or file_password,
                    env.get("MLFLOW_TRACKING_TOKEN") or None, verify, env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None)
+
+
+def known_secrets(config: BaseModel) -> list[str]:
+    """Every secret the process knows for a run, to scrub from all it prints, logs or sends: the config's,
+    and MLflow's own credentials (its variables, and the password in `~/.mlflow/credentials`), which a
+    server may echo in an error as readily."""
+    env = os.environ
+    mlflow = [env.get("MLFLOW_TRACKING_PASSWORD"), env.get("MLFLOW_TRACKING_TOKEN"), _credentials_file()[1]]
+    return secret_values(config) + [secret for secret in mlflow if secret]
 
 
 def _credentials_file() -> tuple[str | None, str | None]:
