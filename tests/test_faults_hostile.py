@@ -16,12 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.app_pilot import goto, plan_and_run, run, text_of, wait_for
 from tests.support.hostile_servers import (MLFLOW_API, HostileServer, Route, answer, endless_chunked, mlflow_routes,
                                            trickle, waited)
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
+from tui.app import WorkflowApp
+from tui.draft import Draft
+from tui.widgets.check_list import CheckList
+from tui.widgets.wrapping_log import WrappingLog
 from workflow.cli import check as check_cli
 from workflow.cli import main as cli
+from workflow.document.loader import load_workflow
 from workflow.document.workflow_file import Workflow
 from workflow.errors import UserError
 from workflow.runner import run_workflow
@@ -219,6 +225,59 @@ def test_control_characters_in_server_text_are_shown_escaped(tmp_path, write_con
     assert not any(c in out for c in "\x1b\x07\u202e")
     written = json.loads((tmp_path / "out" / "models.jsonl").read_text())
     assert written["name"] == TERMINAL_ATTACK  # the data itself is kept as it is
+
+
+TERMINAL_ERROR = "no access\x1b[2J\x1b]0;PWNED\x07\x1b[31m"
+"""An MLflow error message that, printed raw, would clear the screen, retitle the terminal and turn it red."""
+
+
+def app_on(config: dict, folder: Path):
+    """The app on a workflow, with the real engine behind it, as `metadata tui -c` opens one."""
+    path = folder / "workflow.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return WorkflowApp(Draft.from_loaded(load_workflow(path)), target=path)
+
+
+@pytest.mark.timeout(120)
+def test_control_characters_in_server_text_are_escaped_in_the_app_s_run_log(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    failing_run = answer({"error_code": "PERMISSION_DENIED", "message": TERMINAL_ERROR}, 403)
+    routes = [Route("GET", MLFLOW_API + "/runs/get", failing_run), *mlflow_routes([TERMINAL_ATTACK])]
+    with HostileServer(routes) as mlflow:
+        app = app_on(seed_config(mlflow.url, "http://127.0.0.1:9/api", sink=file_sink(tmp_path)), tmp_path)
+
+        async def body():
+            async with app.run_test(size=(120, 40)) as pilot:
+                await goto(pilot, 7)
+                await plan_and_run(pilot)
+                await wait_for(pilot, lambda: "Finished" in text_of(pilot, "#run-head"), timeout=60, what="the run")
+                log = app.screen.query_one(WrappingLog)
+                on_screen = log.plain_text() + "\n".join(line.text for line in log.lines)
+                assert r"failed    zz-\x1b]0;PWNED\x07\x1b[2J\x1b[31mRED\u202e: " in log.plain_text()
+                assert r"no access\x1b[2J\x1b]0;PWNED\x07\x1b[31m" in log.plain_text()
+                assert not any(c in on_screen for c in "\x1b\x07\u202e")
+
+        run(body)
+
+
+@pytest.mark.timeout(120)
+def test_control_characters_in_server_text_are_escaped_in_the_app_s_checks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    refusal = answer({"error_code": "INTERNAL_ERROR", "message": TERMINAL_ERROR}, 400)  # a 400 shows its message
+    routes = [Route("GET", MLFLOW_API + "/registered-models/search", refusal), *mlflow_routes([])]
+    with HostileServer(routes) as mlflow:
+        app = app_on(seed_config(mlflow.url, "http://127.0.0.1:9/api", sink=file_sink(tmp_path)), tmp_path)
+
+        async def body():
+            async with app.run_test(size=(120, 40)) as pilot:
+                await goto(pilot, 5)
+                await wait_for(pilot, lambda: "failed" in text_of(pilot, "#check-status"), what="the checks")
+                checks = app.screen.query_one(CheckList)
+                rendered = "\n".join(str(section.render()) for section in checks.sections.values())
+                assert r"no access\x1b[2J\x1b]0;PWNED\x07\x1b[31m" in checks.as_text()
+                assert "no access" in rendered and not any(c in checks.as_text() + rendered for c in "\x1b\x07")
+
+        run(body)
 
 
 @pytest.mark.timeout(120)

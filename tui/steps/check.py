@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from workflow import Workflow, known_secrets, scrub, to_yaml
+from workflow import Workflow, known_secrets, scrub, shown, to_yaml
 
 from ..draft import Report
 from ..messages import CheckDone, ChecksFinished, StepState
@@ -101,7 +101,8 @@ class TestStep(Step):
             return
         step = message.step
         secrets = known_secrets(self.report.config) if self.report and self.report.config else []
-        step = replace(step, cause=scrub(step.cause, secrets), remediation=scrub(step.remediation, secrets))
+        step = replace(step, cause=shown(scrub(step.cause, secrets)),
+                       remediation=shown(scrub(step.remediation, secrets)))
         self.failed += step.status == "fail"
         self.warned += step.status == "warn"
         self.query_one(CheckList).add(step)
