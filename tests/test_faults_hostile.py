@@ -281,6 +281,28 @@ def test_control_characters_in_server_text_are_escaped_in_the_app_s_checks(tmp_p
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("listing", ["names", "error"])
+def test_control_characters_in_server_text_are_escaped_in_the_app_s_model_preview(tmp_path, monkeypatch, listing):
+    monkeypatch.chdir(tmp_path)
+    refusal = answer({"error_code": "INTERNAL_ERROR", "message": TERMINAL_ERROR}, 400)
+    routes = [*([Route("GET", MLFLOW_API + "/registered-models/search", refusal)] if listing == "error" else []),
+              *mlflow_routes([TERMINAL_ATTACK])]
+    with HostileServer(routes) as mlflow:
+        app = app_on(seed_config(mlflow.url, "http://127.0.0.1:9/api", sink=file_sink(tmp_path)), tmp_path)
+
+        async def body():
+            async with app.run_test(size=(120, 40)) as pilot:
+                await goto(pilot, 1)
+                await wait_for(pilot, lambda: "…" not in text_of(pilot, "#preview-head"), what="the preview")
+                preview = text_of(pilot, "#preview-head") + "\n" + text_of(pilot, "#preview")
+                escaped = r"no access\x1b[2J" if listing == "error" else r"zz-\x1b]0;PWNED\x07\x1b[2J\x1b[31mRED\u202e"
+                assert escaped in preview
+                assert not any(c in preview for c in "\x1b\x07\u202e")
+
+        run(body)
+
+
+@pytest.mark.timeout(120)
 def test_an_echoed_mlflow_password_reaches_neither_the_output_nor_openmetadata(write_config, capsys, monkeypatch):
     password = "hunter2-mlflow-pw"
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")

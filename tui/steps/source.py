@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from workflow import MAX_RESULTS, FilterPattern, UserError, filtered_reason, redact_uri
+from workflow import MAX_RESULTS, FilterPattern, UserError, filtered_reason, redact_uri, shown
 
 from ..draft import Report
 from ..messages import ModelNames
@@ -109,7 +109,7 @@ class SourceStep(Step):
                 head.update("The preview appears when MLflow answers.")
             return
         if self.listing_error:
-            head.update(f"No preview: {self.listing_error}")
+            head.update(f"No preview: {shown(self.listing_error)}")
             body.update("")
             return
         verdicts = [(name, filtered_reason(name, self.pattern)) for name in self.names]
@@ -118,8 +118,8 @@ class SourceStep(Step):
         listed = f"the first {len(self.names)}" if len(self.names) >= MAX_RESULTS else str(len(self.names))
         head.update(f"{kept} of {listed} registered models at {redact_uri(self.listed_uri)} match{note}:")
         lines = [
-            Content.styled(f"✓ {name}", "$text-success") if reason is None
-            else Content.styled(f"✗ {name}  ({reason.lower()})", "dim")
+            Content.styled(f"✓ {shown(name)}", "$text-success") if reason is None
+            else Content.styled(f"✗ {shown(name)}  ({reason.lower()})", "dim")
             for name, reason in verdicts[:MAX_SHOWN]
         ]
         if len(verdicts) > MAX_SHOWN:
