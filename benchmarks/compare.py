@@ -256,8 +256,8 @@ def bench_count(count: int, args: argparse.Namespace, tools: list[Tool], folder:
 
 
 def startup_figures(official: Tool | None) -> None:
-    from check_refused import in_process, whole_command
-    from startup import first_frame_time, help_time
+    from benchmarks.check_refused import in_process, whole_command
+    from benchmarks.startup import first_frame_time, help_time
 
     print(f"metadata --help: {statistics.median(help_time() for _ in range(3)):.2f} s (median of 3)")
     if official:
