@@ -13,7 +13,8 @@ from ..net.bounded_http import BoundedAdapter
 from ..registry.mlflow_api import MAX_ANSWER_BYTES
 from ..registry.mlflow_credentials import MlflowCredentials
 from ..document.redact import redact_uri
-from .network import READ_TIMEOUT_FACTOR, transport_failure
+from ..net.failures import transport_failure
+from .network import READ_TIMEOUT_FACTOR
 from .steps import Outcome, passed
 
 MLFLOW_API = "/api/2.0/mlflow"
@@ -68,7 +69,7 @@ def mlflow_transport_failure(exc: BaseException, url: str) -> EndpointError:
     if "Could not find a suitable TLS CA certificate bundle" in str(exc):
         return EndpointError(f"cannot verify MLflow at {redact_uri(url)}: no CA file at MLFLOW_TRACKING_SERVER_CERT_PATH",
                              hint="set MLFLOW_TRACKING_SERVER_CERT_PATH to the PEM file of the CA that signed the server's certificate")
-    return transport_failure(exc, "MLflow", url, tls_hint=MLFLOW_TLS_HINT)
+    return transport_failure(exc, "MLflow", redact_uri(url), tls_hint=MLFLOW_TLS_HINT)
 
 
 # ------------------------------------------------------------------------------ is it MLflow?

@@ -16,7 +16,8 @@ from ..document.workflow_file import Workflow
 from ..errors import EndpointError
 from ..openmetadata.om_client import SUPPORTED_SERVER, ApiError, OpenMetadataClient, quote_fqn_part, version_warning
 from ..document.redact import redact_uri
-from .network import READ_TIMEOUT_FACTOR, check_http_url, transport_failure
+from ..net.failures import transport_failure
+from .network import READ_TIMEOUT_FACTOR, check_http_url
 from .steps import OPENMETADATA, Outcome, Plan, Step, passed, warned
 
 OM_VERSION = "/system/version"
@@ -63,7 +64,7 @@ class _OpenMetadataChecks:
         except requests.exceptions.JSONDecodeError:
             return ApiError(200, "text that is not JSON", host_port.rstrip("/") + "/v1" + path)
         except (requests.RequestException, OSError) as exc:  # OSError: requests' "no CA bundle at this path"
-            raise transport_failure(exc, "OpenMetadata", host_port, tls_hint=OM_TLS_HINT) from None
+            raise transport_failure(exc, "OpenMetadata", redact_uri(host_port), tls_hint=OM_TLS_HINT) from None
 
     # ---------------------------------------------------------------------------------- steps
 

@@ -1,9 +1,15 @@
 """How a failed connection is worded: which of the usual causes it was, and the setting to fix."""
 from __future__ import annotations
 
+import re
+
 import requests
 
 from ..errors import EndpointError
+
+_NOT_TLS = re.compile(r"WRONG_VERSION_NUMBER|record layer failure|packet length too long|unknown protocol", re.I)
+_NOT_HTTP = re.compile(r"RemoteDisconnected|BadStatusLine|Connection aborted|Connection reset", re.I)
+_TLS_REASON = re.compile(r"certificate verify failed: ([^()'\"]+)")
 
 
 def network_failure(exc: BaseException, what: str, url: str, *, tls_hint: str) -> EndpointError:
@@ -32,3 +38,20 @@ def network_failure(exc: BaseException, what: str, url: str, *, tls_hint: str) -
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
         return EndpointError(f"{what} URL {url} is not valid: {text[:200]}")
     return EndpointError(f"{what} at {url} failed: {type(exc).__name__}: {text[:200]}")
+
+
+def transport_failure(exc: BaseException, what: str, url: str, *, tls_hint: str) -> EndpointError:
+    """`network_failure`, plus the two protocol mix-ups it cannot tell from others (http vs https).
+    `url` is the URL as shown to the user (its password masked)."""
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError) and _NOT_TLS.search(text):
+        return EndpointError(f"{what} at {url} does not speak TLS (https)",
+                             hint="use http:// in the URL, or enable TLS on the server")
+    if isinstance(exc, requests.exceptions.ConnectionError) and url.startswith("http:") and _NOT_HTTP.search(text):
+        return EndpointError(f"{what} at {url} closed the connection without an HTTP answer",
+                             hint="if the server expects TLS, use https:// in the URL; else check it is the right port")
+    error = network_failure(exc, what, url, tls_hint=tls_hint)
+    reason = _TLS_REASON.search(text)
+    if reason and error.message.startswith("TLS verification failed"):
+        return EndpointError(f"{error.message}: {reason.group(1).strip()}", hint=error.hint)
+    return error
