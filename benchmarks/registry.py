@@ -56,7 +56,7 @@ def seed_registry(url: str, count: int, *, prefix: str = "bench-", threads: int 
             local.session = requests.Session()
             local.session.auth = auth
             # A kept-alive connection to `mlflow server` waits ~40 ms per call for a delayed ACK
-            # (see workflow/mlflow_api.py); a fresh one per call costs ~5 ms.
+            # (see workflow/registry/mlflow_http.py); a fresh one per call costs ~5 ms.
             local.session.headers["Connection"] = "close"
         return local.session
 

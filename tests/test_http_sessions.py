@@ -12,7 +12,7 @@ import requests
 
 from tests.support.hostile_servers import MLFLOW_API, HostileServer, Route, answer, trickle, waited
 from workflow.net.bounded_http import AnswerTooSlow, BoundedAdapter
-from workflow.registry.mlflow_api import RestRegistry
+from workflow.registry.mlflow_rest import RestRegistry
 
 LISTING = MLFLOW_API + "/registered-models/search"
 ONE_MODEL = {"registered_models": [{"name": "m", "latest_versions": []}]}

@@ -10,7 +10,7 @@ import requests
 
 from ..errors import EndpointError
 from ..net.bounded_http import BoundedAdapter
-from ..registry.mlflow_api import MAX_ANSWER_BYTES
+from ..registry.mlflow_http import MAX_ANSWER_BYTES
 from ..registry.mlflow_credentials import MlflowCredentials
 from ..document.redact import redact_uri
 from ..net.failures import transport_failure

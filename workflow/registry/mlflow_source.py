@@ -7,7 +7,7 @@ without a cap, every model that cannot be read is reported (never silently dropp
 to call from many threads at once, and once MLflow stops answering the source says so
 (`unreachable`) instead of letting every remaining model wait out its own retries.
 
-The reads themselves are in `mlflow_api`: REST for an HTTP server, MLflow's client for other stores.
+The reads themselves are the reader `mlflow_api.registry_for` picks: REST, a database, or MLflow's client.
 """
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ import ast
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from ..document.source import MlflowConnection
 from ..errors import short_reason
-from .records import ReadError, RegisteredModel, Registry, Run, Version
+from .records import ReadError, RegisteredModel, Registry, Run, Version, highest
 from ..document.redact import without_credentials
 from ..document.safe_yaml import TooManyValues, load_bounded
-from .mlflow_api import PAGE_SIZE, PageTokens, registry_for
+from .listing import PageTokens
+from .mlflow_api import PAGE_SIZE, registry_for
 
 
 UNREAD_SIGNATURE = "cannot read the model signature from its MLmodel file"
@@ -89,7 +90,7 @@ class MlflowSource:
         """The runs of these models' highest versions, read many at a time where the listing names
         them (a model listed without its versions is left to `build`). Best effort: a run missing
         here, or a batch that failed, is read on its own by `build`, which reports what went wrong."""
-        run_ids = [v.run_id for v in (_highest(m.latest_versions) for m in models) if v and v.run_id]
+        run_ids = [v.run_id for v in (highest(m.latest_versions) for m in models) if v and v.run_id]
         if self.unreachable or not run_ids:
             return {}
         try:
@@ -153,7 +154,7 @@ class MlflowSource:
                 candidates = list(self._read(lambda: list(self.registry.versions(model.name))))
             except ReadError as exc:
                 raise ModelError(f"cannot list the versions: {exc}") from None
-        return _highest(candidates)
+        return highest(candidates)
 
     # ----------------------------------------------------------------------------------- features
 
@@ -185,11 +186,6 @@ class MlflowSource:
         if not signature.get("inputs"):
             return None
         return _parse_loose(signature["inputs"])
-
-
-def _highest(versions: Iterable[Version]) -> Version | None:
-    numbered = [v for v in versions if str(v.version).isdigit()]
-    return max(numbered, key=lambda v: int(v.version)) if numbered else None
 
 
 def _inputs_from_history_tag(tag: str | None, run_id: str) -> list[Any] | None:

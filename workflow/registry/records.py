@@ -3,7 +3,9 @@ MLflow's client): small records, the error a failed read raises, and the reads a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
+
+from ..errors import EndpointError
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,18 @@ class Page:
 
 
 class ReadError(Exception):
-    """A read MLflow did not answer; `unreachable` when the server itself could not be reached."""
+    """A read MLflow did not answer; `unreachable` when the server itself could not be reached.
 
-    def __init__(self, message: str, *, unreachable: bool = False):
+    The message is a run's (a line per failed model); `explanation`, when the reader could tell, is
+    the same failure for a person at a check: its cause and the setting to fix."""
+
+    def __init__(self, message: str, *, unreachable: bool = False, explanation: EndpointError | None = None):
         super().__init__(message)
         self.unreachable = unreachable
+        self.explanation = explanation
+
+    def explained(self) -> EndpointError:
+        return self.explanation or EndpointError(str(self))
 
 
 class Registry(Protocol):
@@ -59,3 +68,9 @@ class Registry(Protocol):
     def mlmodel_text(self, version: Version) -> str | None: ...
 
     def close(self) -> None: ...
+
+
+def highest(versions: Iterable[Version]) -> Version | None:
+    """The highest version number, as the official connector picks a model's version (stage and date ignored)."""
+    numbered = [v for v in versions if str(v.version).isdigit()]
+    return max(numbered, key=lambda v: int(v.version)) if numbered else None

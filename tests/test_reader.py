@@ -1,0 +1,82 @@
+"""The one MLflow reader on what the other test files do not reach: a folder store (MLflow's client
+reads it), and the retry policy of MLflow's client against a refused port. Real stores and servers only."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.mlflow_server import free_port
+from tests.support.workflows import seed_config
+from workflow.document.workflow_file import Workflow
+from workflow.registry.mlflow_client import ClientRegistry
+from workflow.registry.read_policy import ReadPolicy
+from workflow.registry.records import ReadError
+from workflow.runner import run_workflow
+
+CLIENT_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+
+
+@pytest.fixture(autouse=True)
+def client_env(monkeypatch):
+    """MLflow 3 opens a folder store only when allowed; what the reader sets for MLflow's client is
+    undone after each test, so other tests' own MLflow clients keep MLflow's defaults."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    for name in CLIENT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def folder_store(tmp_path, monkeypatch) -> str:
+    """A folder store written by MLflow's client: a model with a version and its run, and a model with
+    no version. The test then runs in a folder of its own, where a store created by mistake would show."""
+    from mlflow import MlflowClient
+
+    uri = (tmp_path / "mlruns").as_uri()
+    with monkeypatch.context() as seeding:  # MLflow looks the version's run up in its default store
+        seeding.setenv("MLFLOW_TRACKING_URI", uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        run = client.create_run(client.create_experiment("models"))
+        client.log_param(run.info.run_id, "lr", "0.1")
+        client.set_terminated(run.info.run_id)
+        client.create_registered_model("with-version", description="one version")
+        client.create_model_version("with-version", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+        client.create_registered_model("empty-model")
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+def test_a_run_through_mlflows_client_reads_a_model_listed_without_versions(folder_store, tmp_path):
+    """A model the listing gives no latest version is asked for its versions: through MLflow's
+    client that call named an attribute the reader does not have (an AttributeError failed the model)."""
+    out = tmp_path / "models.jsonl"
+    config = seed_config(folder_store, "http://127.0.0.1:9/api", sink={"type": "file", "config": {"filename": str(out)}})
+    summary = run_workflow(Workflow.model_validate(config))
+
+    assert summary.exit_code == 0 and not summary.failures, summary.failures
+    written = {m["name"]: m for m in map(json.loads, out.read_text().splitlines())}
+    assert set(written) == {"with-version", "empty-model"}
+    assert written["with-version"]["mlHyperParameters"] == [{"name": "lr", "value": "0.1"}]
+    assert "mlStore" not in written["empty-model"]
+    assert any(w.name == "empty-model" and "no version yet" in w.reason for w in summary.warnings), summary.warnings
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlruns", "models.jsonl"]  # no store was created
+
+
+def test_mlflows_client_fails_a_check_at_once_and_retries_a_run_on_a_refused_port():
+    """MLflow's own retries are off (its default, 7 with backoff, took minutes): a check's read is
+    sent once and its failure explained; a run's is sent three times, with the REST reader's waits."""
+    from mlflow.tracking import MlflowClient  # noqa: F401 - imported before the clock starts
+
+    url = f"http://127.0.0.1:{free_port()}"
+    failures, taken = {}, {}
+    for name, policy in (("check", ReadPolicy.for_check(2.0, 3)), ("run", ReadPolicy.for_run())):
+        started = time.monotonic()
+        with pytest.raises(ReadError) as failure:
+            ClientRegistry(url, url, policy).models_page(10, None)
+        failures[name], taken[name] = failure.value, time.monotonic() - started
+
+    assert failures["check"].unreachable
+    assert failures["check"].explained().message == f"MLflow at {url} refused the connection"
+    assert taken["check"] < 1.5, taken  # a guard against MLflow's own retries, not a benchmark
+    assert 1.5 <= taken["run"] < 10, taken  # waits of 0.5 s and 1 s between three attempts

@@ -1,0 +1,206 @@
+"""An MLflow tracking server read over its REST API: the four reads a run needs (the registered
+models, a model's versions, runs many at a time, a version's `MLmodel` file) as plain calls, so a
+run over HTTP never imports `mlflow` (seconds of start-up and about 130 MB of memory) and each call
+costs what the server costs. An answer of the wrong shape (a proxy, another server, a broken one)
+is a `ReadError` naming the call, not a KeyError deep in the run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from typing import Any, Iterator
+
+import requests
+
+from .listing import PageTokens, version_filter
+from .mlflow_client import ClientRegistry
+from .mlflow_failures import mlflow_refusal
+from .mlflow_http import API, MlflowHttp
+from .read_policy import ReadPolicy
+from .records import Page, ReadError, RegisteredModel, Run, Version
+
+RUN_ID = re.compile(r"[0-9a-z_-]+")
+"""Run ids MLflow's `run_id IN (...)` filter finds: it drops ids with capitals, and a quote would end the list."""
+
+
+class RestRegistry:
+    """A `Registry` for an MLflow server, on one `MlflowHttp` session; a run's policy unless given."""
+
+    def __init__(self, base: str, policy: ReadPolicy | None = None, *, pool_size: int = 8,
+                 stop: threading.Event | None = None):
+        self.http = MlflowHttp(base, policy or ReadPolicy.for_run(), pool_size=pool_size, stop=stop)
+        self.base = self.http.base
+        self._client: ClientRegistry | None = None  # MLflow's client, only for artifacts the server does not serve
+        self._client_lock = threading.Lock()
+        self._artifacts_unserved = False
+        self._experiments: list[str] | None = None
+        self._experiments_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def round_trip(self) -> float:
+        return self.http.round_trip()
+
+    def models_page(self, page_size: int, token: str | None) -> Page:
+        params: dict[str, Any] = {"max_results": page_size}
+        if token:
+            params["page_token"] = token
+        what = "list the registered models"
+        data = self._json("/registered-models/search", what, params)
+        models = [RegisteredModel(_text(m, "name", what), _optional_text(m, "description", what) or None,
+                                  tuple(_version(v, what) for v in _objects(m, "latest_versions", what)),
+                                  hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest())
+                  for m in _objects(data, "registered_models", what)]
+        return Page(models, _optional_text(data, "next_page_token", what) or None)
+
+    def versions(self, name: str) -> Iterator[Version]:
+        token = None
+        tokens = PageTokens(self.base)
+        while True:
+            params: dict[str, Any] = {"filter": version_filter(name), "max_results": 10000}
+            if token:
+                params["page_token"] = token
+            data = self._json("/model-versions/search", "list the versions", params)
+            yield from (_version(v, "list the versions") for v in _objects(data, "model_versions", "list the versions"))
+            token = tokens.next(_optional_text(data, "next_page_token", "list the versions"))
+            if not token:
+                return
+
+    def run(self, run_id: str) -> Run:
+        what = f"read run {run_id}"
+        return _run(self._json("/runs/get", what, {"run_id": run_id}).get("run") or {}, what)
+
+    def runs(self, run_ids: list[str]) -> dict[str, Run]:
+        """Many runs in one call, `runs/search` with `attributes.run_id IN (...)` over every experiment
+        (MLflow searches only the experiments it is named). A run it does not return (an experiment
+        created since, one this user may not read, an id the filter cannot hold) is left out, for
+        `run` to read on its own with the error that one would give."""
+        what = "read the runs"
+        wanted = sorted({i for i in run_ids if RUN_ID.fullmatch(i)})
+        found: dict[str, Run] = {}
+        token = None
+        tokens = PageTokens(self.base)
+        while wanted:
+            body: dict[str, Any] = {"experiment_ids": self._experiment_ids(), "run_view_type": "ALL",
+                                    "filter": f"attributes.run_id IN ({', '.join(repr(i) for i in wanted)})",
+                                    "max_results": len(wanted)}
+            if token:
+                body["page_token"] = token
+            data = self._json("/runs/search", what, {}, body=body)
+            for run in _objects(data, "runs", what):
+                info = run.get("info")
+                run_id = info.get("run_id") if isinstance(info, dict) else None
+                if not isinstance(run_id, str) or not run_id:
+                    raise _unexpected(what, "a run without info.run_id")
+                found[run_id] = _run(run, what)
+            token = tokens.next(_optional_text(data, "next_page_token", what))
+            if not token:
+                break
+        return found
+
+    def _experiment_ids(self) -> list[str]:
+        """Every experiment's id, deleted ones included (a run can outlive its experiment), listed once."""
+        what = "list the experiments"
+        with self._experiments_lock:
+            if self._experiments is None:
+                ids: list[str] = []
+                token = None
+                tokens = PageTokens(self.base)
+                while True:
+                    params: dict[str, Any] = {"max_results": 1000, "view_type": 3}  # ViewType.ALL
+                    if token:
+                        params["page_token"] = token
+                    data = self._json("/experiments/search", what, params)
+                    ids += [_text(e, "experiment_id", what) for e in _objects(data, "experiments", what)]
+                    token = tokens.next(_optional_text(data, "next_page_token", what))
+                    if not token:
+                        break
+                self._experiments = ids
+            return self._experiments
+
+    def mlmodel_text(self, version: Version) -> str | None:
+        """The MLmodel file, None when the version has none. One call: the server's `get-artifact`
+        endpoint resolves the version's source itself, which saves the logged-model lookup and the
+        artifact listing. A server that cannot serve the file this way (an older MLflow, artifacts it
+        does not proxy) is not asked again: MLflow's artifact repositories read the store instead."""
+        if not self._artifacts_unserved:
+            params = {"name": version.name, "version": version.version, "path": "MLmodel"}
+            response = self.http.request("/model-versions/get-artifact", "read the MLmodel file", params)
+            if response.status_code == 200:
+                return response.text
+            if response.status_code == 404 and _error_code(response) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            self._artifacts_unserved = True
+        with self._client_lock:
+            if self._client is None:
+                self._client = ClientRegistry(self.base, self.base, self.http.policy, stop=self.http.stop,
+                                              answers=self.http.healthy)
+        return self._client.mlmodel_text(version)
+
+    def _json(self, path: str, what: str, params: dict[str, Any], *, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.request(API + path, what, params, body=body)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code == 200 and isinstance(data, dict):
+            return data
+        refusal = mlflow_refusal(response, data, what, self.http.credentials)
+        if isinstance(data, dict) and "error_code" in data:
+            raise ReadError(f"{data['error_code']}: {data.get('message', '')}", explanation=refusal)
+        raise ReadError(f"MLflow answered HTTP {response.status_code} to {what}", explanation=refusal)
+
+
+def _version(v: dict[str, Any], what: str) -> Version:
+    if not isinstance(v.get("version"), (str, int)):
+        raise _unexpected(what, "a model version without a version number")
+    return Version(_text(v, "name", what), str(v["version"]), _optional_text(v, "run_id", what) or None,
+                   _optional_text(v, "source", what) or None)
+
+
+def _objects(data: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    items = data.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _unexpected(what, f"{key} is not a list of objects")
+    return items
+
+
+def _text(data: dict[str, Any], key: str, what: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise _unexpected(what, f"an entry without a {key}")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str, what: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _unexpected(what, f"{key} is not text")
+    return value
+
+
+def _unexpected(what: str, detail: str) -> ReadError:
+    return ReadError(f"MLflow answered the call to {what} with JSON of an unexpected shape ({detail})")
+
+
+def _run(run: Any, what: str) -> Run:
+    data = run.get("data") or {} if isinstance(run, dict) else None
+    info = run.get("info") or {} if isinstance(run, dict) else None
+    if not isinstance(data, dict) or not isinstance(info, dict):
+        raise _unexpected(what, "run is not an object with data and info")
+    return Run(
+        params={_text(p, "key", what): str(p.get("value", "")) for p in _objects(data, "params", what)},
+        tags={_text(t, "key", what): str(t.get("value", "")) for t in _objects(data, "tags", what)},
+        artifact_uri=_optional_text(info, "artifact_uri", what),
+    )
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data.get("error_code") if isinstance(data, dict) else None
