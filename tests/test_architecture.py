@@ -81,10 +81,6 @@ BELOW = {  # the roles each role may import (besides its own)
     "run": {"checks", "sinks", "registry", "openmetadata", "document", "net", "leaves"},
     "faces": {"run", "checks", "sinks", "registry", "openmetadata", "document", "net", "leaves"},
 }
-KNOWN_EXCEPTIONS = {
-    ("workflow.registry.model_names", "workflow.checks.mlflow_http"):
-        "the model listing uses the checks' MLflow reader until the two readers become one",
-}
 
 
 def role(module: str) -> str:
@@ -134,8 +130,7 @@ def test_engine_imports_point_down_the_roles():
         for target in imported:
             if target.split(".")[0] != "workflow" or target == "workflow":
                 wrong.append(f"{module} imports {target}")
-            elif role(target) != role(module) and role(target) not in BELOW[role(module)] \
-                    and (module, target) not in KNOWN_EXCEPTIONS:
+            elif role(target) != role(module) and role(target) not in BELOW[role(module)]:
                 wrong.append(f"{module} ({role(module)}) imports {target} ({role(target)})")
     assert not wrong, "imports against the direction faces -> run -> checks/sinks -> registry/openmetadata -> " \
                       "document/net -> errors/events:\n" + "\n".join(sorted(wrong))

@@ -1,5 +1,6 @@
-"""The one MLflow reader on what the other test files do not reach: a folder store (MLflow's client
-reads it), and the retry policy of MLflow's client against a refused port. Real stores and servers only."""
+"""The one MLflow reader as runs, checks and the app's preview use it, on the stores the other test
+files do not reach: a folder store (MLflow's client reads it), the preview of a database registry,
+and the retry policy of MLflow's client against a refused port. Real stores and servers only."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,9 @@ import pytest
 from tests.support.mlflow_server import free_port
 from tests.support.workflows import seed_config
 from workflow.document.workflow_file import Workflow
+from workflow.errors import EndpointError
 from workflow.registry.mlflow_client import ClientRegistry
+from workflow.registry.model_names import registered_model_names
 from workflow.registry.read_policy import ReadPolicy
 from workflow.registry.records import ReadError
 from workflow.runner import run_workflow
@@ -63,6 +66,18 @@ def test_a_run_through_mlflows_client_reads_a_model_listed_without_versions(fold
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlruns", "models.jsonl"]  # no store was created
 
 
+def test_a_check_of_a_folder_store_lists_it_with_mlflows_client(folder_store):
+    from workflow.checks import run_checks
+
+    report = run_checks(Workflow.model_validate(seed_config(folder_store, "http://127.0.0.1:9/api", sink={
+        "type": "file", "config": {"filename": "unused.jsonl"}})))
+    steps = {s.name: s for s in report.steps}
+    assert steps["Tracking store opens"].status == "pass"
+    assert steps["Registered models can be listed (GetModels)"].cause == \
+        "2 registered models listed (empty-model, with-version)"
+    assert report.ok
+
+
 def test_mlflows_client_fails_a_check_at_once_and_retries_a_run_on_a_refused_port():
     """MLflow's own retries are off (its default, 7 with backoff, took minutes): a check's read is
     sent once and its failure explained; a run's is sent three times, with the REST reader's waits."""
@@ -80,3 +95,15 @@ def test_mlflows_client_fails_a_check_at_once_and_retries_a_run_on_a_refused_por
     assert failures["check"].explained().message == f"MLflow at {url} refused the connection"
     assert taken["check"] < 1.5, taken  # a guard against MLflow's own retries, not a benchmark
     assert 1.5 <= taken["run"] < 10, taken  # waits of 0.5 s and 1 s between three attempts
+
+
+def test_the_preview_lists_a_database_registry(mlflow_registry, expected_models):
+    database = mlflow_registry[0].root / "mlflow.db"
+    assert registered_model_names(f"sqlite:///{database}") == sorted(expected_models)
+
+
+def test_the_preview_of_a_refused_port_says_so():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(EndpointError) as failure:
+        registered_model_names(url)
+    assert failure.value.message == f"MLflow at {url} refused the connection"

@@ -2,14 +2,15 @@
 
 The official `metadata test-connection` runs one step (GetModels) through MlflowClient, whose retries
 under a 180 s alarm make a refused port take minutes to report. Here each endpoint is a short list
-of steps, probed with plain `requests` (short timeouts, no retries), both endpoints at once, and each
-failure names its cause and the setting to fix. MLflow itself is imported only for stores that are
-not HTTP servers (a folder, a database, Databricks), which only its client can read.
+of steps, probed with short timeouts and no retries, both endpoints at once, and each failure names
+its cause and the setting to fix. MLflow is read by the run's own reader (`registry`), held to a
+check's policy; MLflow itself is imported only for stores that are not HTTP servers or databases (a
+folder, Databricks), which only its client can read.
 
 This module is the public API; the package's modules, in reading order:
-`steps` (what a check reports, how an endpoint's steps run), `network` (URLs and connection
-failures), `mlflow_checks` (the MLflow steps, with `mlflow_http`, `mlflow_stores`, `mlflow_client`,
-`mlflow_registry` and `mlflow_artifacts` under them), `openmetadata` and `file_sink`.
+`steps` (what a check reports, how an endpoint's steps run), `network` (URLs and TCP connects),
+`mlflow_checks` (the MLflow steps, with `mlflow_identity`, `mlflow_stores` and `mlflow_artifacts`
+under them), `openmetadata` and `file_sink`.
 """
 from __future__ import annotations
 

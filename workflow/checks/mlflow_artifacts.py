@@ -1,27 +1,42 @@
-"""Whether a model version's artifacts hold an MLmodel file (the features come from its signature),
-wherever they are: served by the tracking server, at an HTTP URL, in a local folder, or in a store
-only MLflow's client can read."""
+"""Whether a version's artifacts hold an MLmodel file, asked of an MLflow server without its
+`get-artifact` endpoint: the registry says where the version's files are (`get-download-uri`, or the
+database's own record) and the file is asked of the server's artifact proxy, of an HTTP store, or
+looked for in a local folder. A run reads every model's file with `get-artifact`, and what a run
+asks is counted by that endpoint (a re-run of an unchanged registry asks it nothing), so the check
+leaves it to the run; a store this cannot reach is read as a run reads it."""
 from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import EndpointError
-from .mlflow_client import ClientStore
-from .mlflow_http import MlflowHttp, mlflow_refusal, response_json
+from ..registry.mlflow_failures import mlflow_refusal, response_json
+from ..registry.mlflow_http import API, MlflowHttp
+from ..registry.records import Version
 
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+DOWNLOAD_URI = API + "/model-versions/get-download-uri"
 
 
-def read_mlmodel(location: str, tracking: str, client: ClientStore, timeout: float) -> bool:
-    """Whether the model folder at `location` has an MLmodel file; raises when it cannot be read at all."""
+def download_uri(registry: MlflowHttp, version: Version) -> str:
+    """Where the registry server says the version's files are."""
+    response = registry.probe(DOWNLOAD_URI, name=version.name, version=version.version)
+    data = response_json(response)
+    if response.status_code == 200 and isinstance(data, dict):
+        return str(data.get("artifact_uri") or "")
+    raise mlflow_refusal(response, data, f"locate the artifacts of {version.name!r} version {version.version}",
+                         registry.credentials)
+
+
+def served_mlmodel(tracking: MlflowHttp, location: str) -> bool | None:
+    """Whether the model folder at `location` has an MLmodel file; None when only MLflow's artifact
+    repositories can tell (a cloud store); raises when it cannot be read at all."""
     parts = urlsplit(location)
-    served_by_tracking = urlsplit(tracking).scheme in ("http", "https")
-    if parts.scheme == "mlflow-artifacts" and served_by_tracking:
-        base = f"{urlsplit(tracking).scheme}://{parts.netloc}" if parts.netloc else tracking
-        return _fetch_mlmodel(MlflowHttp(base, timeout), ARTIFACTS + "/" + parts.path.strip("/") + "/MLmodel")
+    if parts.scheme == "mlflow-artifacts":
+        base = f"{urlsplit(tracking.base).scheme}://{parts.netloc}" if parts.netloc else tracking.base
+        return _fetch(tracking, ARTIFACTS + "/" + parts.path.strip("/") + "/MLmodel", base)
     if parts.scheme in ("http", "https"):
-        return _fetch_mlmodel(MlflowHttp(location, timeout), "/MLmodel")
+        return _fetch(tracking, "/MLmodel", location)
     if parts.scheme in ("", "file"):
         folder = Path(parts.path if parts.scheme else location)
         if not folder.is_dir():
@@ -29,11 +44,11 @@ def read_mlmodel(location: str, tracking: str, client: ClientStore, timeout: flo
                                 hint="start the server with --serve-artifacts (the default) and --artifacts-destination, "
                                      "so clients read artifacts through it")
         return (folder / "MLmodel").is_file()
-    return client.has_mlmodel(location)
+    return None
 
 
-def _fetch_mlmodel(http: MlflowHttp, path: str) -> bool:
-    response = http.get(path)
+def _fetch(http: MlflowHttp, path: str, base: str) -> bool:
+    response = http.probe(path, base=base)
     if response.status_code == 200:
         return True
     if response.status_code == 404:

@@ -128,11 +128,6 @@ class DatabaseRegistry:
         rows = self._rows(self._in_workspace(query, MODEL_VERSIONS), "list the versions")
         return iter(sorted((_version(row) for row in rows), key=lambda v: int(v.version)))
 
-    def list_models(self, limit: int) -> list[tuple[str, str | None]]:
-        """The first `limit` models with their highest version number, as the checks list them."""
-        page = self.models_page(limit, None)
-        return [(m.name, _highest(m.latest_versions)) for m in page.models]
-
     def _latest_versions(self, names: list[str]) -> dict[str, tuple[Version, ...]]:
         """Each model's latest version per stage, as MLflow's `latest_versions` has them."""
         if not names:
@@ -363,11 +358,6 @@ def _database_name(uri: str) -> str:
 
 def _version(row: tuple[Any, ...]) -> Version:
     return Version(row[0], str(row[1]), row[2] or None, row[3] or None)
-
-
-def _highest(versions: tuple[Version, ...]) -> str | None:
-    numbers = [int(v.version) for v in versions if str(v.version).isdigit()]
-    return str(max(numbers)) if numbers else None
 
 
 def _download_mlmodel(location: str) -> str:

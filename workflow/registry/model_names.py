@@ -1,20 +1,36 @@
-"""The registered model names of an MLflow registry, over plain REST with MLflow's own environment
-settings (credentials, TLS). The TUI's filter preview and the demo's seeding check need only names,
-and importing mlflow costs seconds."""
+"""The registered model names of an MLflow registry, for the TUI's filter preview and the demo's
+seeding check: the first page of the listing, read by the same reader a run uses (a server, a
+database or MLflow's client), sent once with short timeouts, as a check reads."""
 from __future__ import annotations
 
-from ..errors import EndpointError
+from contextlib import closing
+
+from pydantic import ValidationError
+
+from ..document.source import MlflowConnection
 from ..document.redact import redact_uri
+from ..errors import EndpointError
+from .read_policy import ReadPolicy
+from .records import ReadError
 
 MAX_RESULTS = 1000
 """One page, MLflow's largest: a preview, not a full listing."""
+READ_FACTOR = 3
+"""A registry may take a moment to answer a search once connected, but not minutes."""
 
 
 def registered_model_names(registry_uri: str, *, timeout: float = 3.0) -> list[str]:
     """The first `MAX_RESULTS` registered model names, sorted; `EndpointError` says why there are none."""
-    if not registry_uri.startswith(("http://", "https://")):
-        raise EndpointError(f"no preview for {redact_uri(registry_uri)}: only an http(s) registry server can be listed")
-    from ..checks.mlflow_http import SEARCH_MODELS, MlflowHttp  # here: the TUI imports this module at start-up
+    try:
+        connection = MlflowConnection(trackingUri=registry_uri, registryUri=registry_uri)
+    except ValidationError:
+        raise EndpointError(f"no preview for {redact_uri(registry_uri)}: it is not an MLflow registry URI") from None
+    from .mlflow_api import registry_for  # here: the app imports this module at start-up, requests is not needed then
 
-    data = MlflowHttp(registry_uri, timeout).answer(SEARCH_MODELS, "list registered models", max_results=MAX_RESULTS)
-    return sorted(m["name"] for m in data.get("registered_models") or [])
+    policy = ReadPolicy.for_check(timeout, READ_FACTOR)
+    try:
+        with closing(registry_for(connection, pool_size=1, policy=policy)) as registry:
+            page = registry.models_page(MAX_RESULTS, None)
+    except ReadError as exc:
+        raise exc.explained() from None
+    return sorted(model.name for model in page.models)
