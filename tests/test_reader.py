@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.support.mlflow_proxy import MlflowProxy
 from tests.support.mlflow_server import free_port
 from tests.support.workflows import seed_config
 from workflow.document.workflow_file import Workflow
@@ -107,3 +108,18 @@ def test_the_preview_of_a_refused_port_says_so():
     with pytest.raises(EndpointError) as failure:
         registered_model_names(url)
     assert failure.value.message == f"MLflow at {url} refused the connection"
+
+
+def test_mlflows_client_sends_a_read_again_after_a_503_as_the_rest_reader_does(fault_registry, om):
+    """A server that does not serve `get-artifact`: the MLmodel files are read by MLflow's client
+    instead, under a run's policy: a 503 on one of its calls is sent again, and every model arrives."""
+    url, names = fault_registry
+    with MlflowProxy(url) as mlflow:
+        mlflow.inject("/model-versions/get-artifact", "status", status=501, times=None)
+        fault = mlflow.inject("/api/2.0/mlflow-artifacts/artifacts", "status", status=503)
+        config = seed_config(mlflow.url, om.url, **{
+            "source.sourceConfig.config.mlModelFilterPattern": {"includes": ["fault-0000[0-2]"]}})
+        summary = run_workflow(Workflow.model_validate(config), check_first=False, workers=1)
+        assert fault.hits == 1 and mlflow.count(fault.met[0]) == 2
+    assert summary.exit_code == 0 and not summary.failures, summary.failures
+    assert {m["name"] for m in om.models.values()} == set(names[:3])
