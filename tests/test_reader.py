@@ -123,3 +123,17 @@ def test_mlflows_client_sends_a_read_again_after_a_503_as_the_rest_reader_does(f
         assert fault.hits == 1 and mlflow.count(fault.met[0]) == 2
     assert summary.exit_code == 0 and not summary.failures, summary.failures
     assert {m["name"] for m in om.models.values()} == set(names[:3])
+
+
+def test_the_preview_of_a_server_echoing_the_password_does_not_show_it(monkeypatch):
+    """The app shows the preview's error as it is: a password MLflow echoes must not be in it."""
+    from tests.support.hostile_servers import MLFLOW_API, HostileServer, Route, answer
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "someone")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cret-preview-pw")
+    echo = answer({"error_code": "INVALID_PARAMETER_VALUE", "message": "bad login someone:s3cret-preview-pw"}, 400)
+    with HostileServer([Route("GET", MLFLOW_API + "/registered-models/search", echo)]) as mlflow:
+        with pytest.raises(EndpointError) as raised:
+            registered_model_names(mlflow.url)
+    shown = f"{raised.value.message} {raised.value.hint}"
+    assert "bad login" in shown and "s3cret-preview-pw" not in shown

@@ -8,8 +8,9 @@ from contextlib import closing
 from pydantic import ValidationError
 
 from ..document.source import MlflowConnection
-from ..document.redact import redact_uri
+from ..document.redact import redact_uri, scrub
 from ..errors import EndpointError
+from .mlflow_credentials import known_secrets
 from .read_policy import ReadPolicy
 from .records import ReadError
 
@@ -31,6 +32,7 @@ def registered_model_names(registry_uri: str, *, timeout: float = 3.0) -> list[s
     try:
         with closing(registry_for(connection, pool_size=1, policy=policy)) as registry:
             page = registry.models_page(MAX_RESULTS, None)
-    except ReadError as exc:
-        raise exc.explained() from None
+    except ReadError as exc:  # scrubbed as a run's errors are: a server may echo the password it was sent
+        error, secrets = exc.explained(), known_secrets(connection)
+        raise EndpointError(scrub(error.message, secrets), hint=scrub(error.hint, secrets)) from None
     return sorted(model.name for model in page.models)
