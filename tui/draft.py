@@ -2,8 +2,8 @@
 
 No Textual here, so it is tested without a terminal. Screens only read `values` and call `set`;
 everything else (which fields count, where each goes in the file, which `${VAR}` references survive)
-is decided here, from the table of `Spec`s: each field says where it lives in the file, when it
-counts (`when`), and which fields are written again when it changes (`rewrites`).
+is decided here, from the table of `Spec`s in `tui.fields`: each field says where it lives in the
+file, when it counts (`when`), and which fields are written again when it changes (`rewrites`).
 
 A save keeps what the user did not touch: the draft starts from the file's own mapping (or the
 template's), overlays only the edited fields, and validates the result with the engine's `Workflow`
@@ -15,181 +15,21 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import typing
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from workflow import SECURITY_CONFIGS, AuthProvider, LoadedWorkflow, UserError, VerifySSL, Workflow, check_jwt, \
-    expand_string, explain, host_name_problem, parse_workflow
+from workflow import LoadedWorkflow, UserError, Workflow, check_jwt, expand_string, explain, host_name_problem, \
+    parse_workflow
 from workflow import NEW_WORKFLOW_YAML as TEMPLATE_YAML
 
-Path_ = tuple[Any, ...]
-Kind = Literal["text", "secret", "lines", "list", "bool", "choice"]
-Values = dict[str, Any]
-
-SOURCE = ("source",)
-MLFLOW = ("source", "serviceConnection", "config")
-OPTIONS = ("source", "sourceConfig", "config")
-PATTERN = OPTIONS + ("mlModelFilterPattern",)
-OM = ("workflowConfig", "openMetadataServerConfig")
-SECURITY = OM + ("securityConfig",)
-SSL = OM + ("sslConfig",)
-SINK = ("sink",)
-
-
-FORM_STEPS = ("mlflow", "source", "sink", "openmetadata")
-STEP_PREFIXES: dict[str, tuple[Path_, ...]] = {
-    "mlflow": (SOURCE,),
-    "source": (OPTIONS,),
-    "sink": (SINK, ("ingestionPipelineFQN",)),
-    "openmetadata": (("workflowConfig",),),
-}
-"""Which step owns a problem no field claims, by the longest matching path prefix."""
-
-OPTIONAL_BLOCKS = (PATTERN, SSL)
-"""Blocks dropped from the file when the fields in them are cleared."""
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One form field: where its value goes in the workflow, when it counts and how it is edited."""
-
-    key: str
-    step: str
-    path: Path_
-    """Where the value goes in the file; () for a field that only steers others (`registrySame`)."""
-    label: str
-    kind: Kind = "text"
-    placeholder: str = ""
-    choices: tuple[str, ...] = ()
-    provider: str | None = None
-    """For securityConfig fields: the `SECURITY_CONFIGS` tag whose block holds this field."""
-    when: Callable[[Values], bool] | None = None
-    """Whether the field counts, given every value; a field that does not is left out of the file."""
-    rewrites: tuple[str, ...] = ()
-    """Fields written again when this one changes (their value, or their absence, depends on it)."""
-    required: bool = False
-    """Kept as typed when emptied, so the engine says what it needs; an optional field is removed."""
-
-
-def _security_specs() -> list[Spec]:
-    specs = []
-    for tag, block in SECURITY_CONFIGS.items():
-        for name, info in block.model_fields.items():
-            annotation = info.annotation
-            kind: Kind = "secret" if annotation is SecretStr else "list" if _is_list(annotation) else "text"
-            default = info.get_default() if not info.is_required() else None
-            placeholder = str(default) if isinstance(default, str) else (info.description or "")
-            if kind == "list":
-                placeholder = placeholder or "comma-separated"
-            specs.append(Spec(f"sec-{tag}-{name}", "openmetadata", SECURITY + (name,), _label(name), kind,
-                              placeholder=placeholder, provider=tag,
-                              when=lambda v, tag=tag: provider_tag(v["authProvider"]) == tag))
-    return specs
-
-
-def _label(name: str) -> str:
-    """`secretKey` -> "Secret key", `orgURL` -> "Org URL": the YAML key, readable."""
-    words = re.findall(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+", name)
-    text = " ".join(w if w.isupper() else w.lower() for w in words).replace("jwt", "JWT").replace(" id", " ID")
-    return text[:1].upper() + text[1:]
-
-
-def _is_list(annotation: Any) -> bool:
-    return any(typing.get_origin(a) is list for a in (annotation, *typing.get_args(annotation)))
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("serviceName", "mlflow", SOURCE + ("serviceName",), "Service name", placeholder="local_mlflow",
-         required=True),
-    Spec("trackingUri", "mlflow", MLFLOW + ("trackingUri",), "Tracking URI", placeholder="http://localhost:5000",
-         required=True, rewrites=("registryUri",)),
-    Spec("registrySame", "mlflow", (), "Registry URI same as tracking URI", "bool", rewrites=("registryUri",)),
-    Spec("registryUri", "mlflow", MLFLOW + ("registryUri",), "Registry URI", placeholder="http://localhost:5000",
-         when=lambda v: not v["registrySame"]),
-    Spec("markDeleted", "source", OPTIONS + ("markDeletedMlModels",), "Mark models deleted in MLflow as deleted",
-         "bool"),
-    Spec("includes", "source", PATTERN + ("includes",), "Include", "lines", placeholder="one regex per line"),
-    Spec("excludes", "source", PATTERN + ("excludes",), "Exclude", "lines", placeholder="one regex per line"),
-    Spec("sinkType", "sink", SINK + ("type",), "Send the models to", "choice", choices=("metadata-rest", "file"),
-         rewrites=("sinkFile",)),
-    Spec("sinkFile", "sink", SINK + ("config", "filename"), "File (JSON Lines)", placeholder="./mlmodels.jsonl",
-         when=lambda v: v["sinkType"] == "file", required=True),
-    Spec("pipelineFQN", "sink", ("ingestionPipelineFQN",), "Record runs in pipeline",
-         placeholder="local_mlflow.nightly_mlflow"),
-    Spec("hostPort", "openmetadata", OM + ("hostPort",), "Server URL", placeholder="http://localhost:8585/api",
-         required=True),
-    Spec("authProvider", "openmetadata", OM + ("authProvider",), "Auth provider", "choice",
-         choices=tuple(p.value for p in AuthProvider)),
-    *_security_specs(),
-    Spec("verifySSL", "openmetadata", OM + ("verifySSL",), "Verify TLS", "choice",
-         choices=tuple(v.value for v in VerifySSL)),
-    Spec("caCertificate", "openmetadata", SSL + ("caCertificate",), "CA certificate file",
-         placeholder="/etc/ssl/certs/openmetadata-ca.pem"),
-)
-BY_KEY = {spec.key: spec for spec in SPECS}
-
-
-@dataclass(frozen=True)
-class Switch:
-    """A choice that selects which block the file holds: changing it away from the file's own
-    choice replaces the block (`fresh`) before the new choice's fields are written into it."""
-
-    key: str
-    block: Path_
-    fresh: Callable[[Any], Any]
-    """The block to start from for a new choice."""
-    chosen: Callable[[Any], Any]
-    """Which block a value of the field selects."""
-    in_file: Callable[[dict[str, Any]], Any]
-    """Which block the file holds."""
-
-
-def provider_tag(provider: str) -> str | None:
-    """The securityConfig block a provider takes, or None for no-auth."""
-    if provider == AuthProvider.no_auth.value:
-        return None
-    return provider if provider in SECURITY_CONFIGS else "openmetadata"
-
-
-def _block_tag(data: dict[str, Any]) -> str | None:
-    """The securityConfig block a file holds, read as the engine reads it (a bare jwtToken is a bot JWT)."""
-    block = _get(data, SECURITY)
-    if not isinstance(block, dict):
-        return None
-    if "jwtToken" in block:
-        return "openmetadata"
-    return provider_tag(str(_plain(_get(data, OM + ("authProvider",))) or "openmetadata"))
-
-
-SWITCHES = (
-    Switch("sinkType", SINK, lambda choice: {"type": choice, "config": {}}, lambda choice: choice,
-           lambda data: _get(data, SINK + ("type",))),
-    Switch("authProvider", SECURITY, lambda choice: None, provider_tag, _block_tag),
-)
-
-
-def suggested_variable(key: str) -> str:
-    """An environment variable name for a secret field: `jwtToken` -> `OM_JWT_TOKEN`."""
-    name = BY_KEY[key].path[-1]
-    return "OM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
-
-
-def reference_text(name_or_text: str) -> str:
-    """What a `${VAR}` secret writes: `${NAME}` for a bare name, else the text as typed."""
-    text = name_or_text.strip()
-    return f"${{{text}}}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) else text
-
-
-def variable_name(reference: str) -> str:
-    """The bare name inside `${NAME}` / `$NAME`, or the reference text when it is more than that."""
-    match = re.fullmatch(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", reference)
-    return (match.group(1) or match.group(2)) if match else reference
+from .fields import BY_KEY, FORM_STEPS, MLFLOW, OPTIONAL_BLOCKS, SECURITY, SPECS, STEP_PREFIXES, SWITCHES, Spec, \
+    Values, block_tag, provider_tag
+from .mapping import Path_, get_at, model_default, plain, prune, put_at
+from .references import reference_text, variable_name
 
 
 @dataclass
@@ -403,18 +243,18 @@ class Draft:
         keys = self.edited | {k for key in self.edited for k in BY_KEY[key].rewrites}
         for switch in SWITCHES:
             if switch.key in self.edited and switch.chosen(self.values[switch.key]) != switch.in_file(self.base):
-                _put(data, switch.block, switch.fresh(self.values[switch.key]))
+                put_at(data, switch.block, switch.fresh(self.values[switch.key]))
                 written.append(switch.block)
                 keys |= {s.key for s in SPECS if s.path[: len(switch.block)] == switch.block}
         # Fields that do not count first: another provider's field of the same name may be the one that does.
         for spec in sorted((s for s in SPECS if s.key in keys and s.path), key=lambda s: self.is_active(s.key)):
             value = self._file_value(spec, env, references, warnings) if self.is_active(spec.key) else None
-            _put(data, spec.path, value)
+            put_at(data, spec.path, value)
             written.append(spec.path)
-        data = _prune(data)
+        data = prune(data)
         for block in OPTIONAL_BLOCKS:
-            if _get(data, block) == {}:
-                del _get(data, block[:-1])[block[-1]]
+            if get_at(data, block) == {}:
+                del get_at(data, block[:-1])[block[-1]]
         kept = {p: t for p, t in self.base_references.items() if not any(p[: len(w)] == w for w in written)}
         return data, {**kept, **references}, warnings
 
@@ -446,24 +286,24 @@ class Draft:
     # ----------------------------------------------------------------------------------- initial
 
     def _base_reference(self, spec: Spec) -> str | None:
-        if spec.provider and _block_tag(self.base) != spec.provider:
+        if spec.provider and block_tag(self.base) != spec.provider:
             return None
         return self.base_references.get(spec.path)
 
     def _initial(self, spec: Spec) -> Any:
         """The value a field shows first: the reference text if the file had one, else the value."""
-        tracking, registry = _get(self.base, MLFLOW + ("trackingUri",)), _get(self.base, MLFLOW + ("registryUri",))
+        tracking, registry = get_at(self.base, MLFLOW + ("trackingUri",)), get_at(self.base, MLFLOW + ("registryUri",))
         if spec.key == "registrySame":
             return registry in (None, tracking)
         if spec.key == "registryUri" and registry == tracking:
             return ""  # the box is ticked: the field shows the tracking URI greyed instead
         if spec.key == "authProvider":
-            return _plain(_get(self.base, spec.path)) or ("openmetadata" if _get(self.base, SECURITY) else "no-auth")
+            return plain(get_at(self.base, spec.path)) or ("openmetadata" if get_at(self.base, SECURITY) else "no-auth")
         reference = self._base_reference(spec)
         if reference is not None and spec.kind not in ("lines", "list"):
             return variable_name(reference) if spec.kind == "secret" else reference
-        value = _get(self.base, spec.path) if spec.provider is None or _block_tag(self.base) == spec.provider else None
-        value = _default(spec.path) if value is None else _plain(value)
+        value = get_at(self.base, spec.path) if spec.provider is None or block_tag(self.base) == spec.provider else None
+        value = model_default(spec.path) if value is None else plain(value)
         if spec.kind == "bool":
             return bool(value)
         if spec.kind == "lines":
@@ -490,49 +330,3 @@ def _say(message: str, hint: str) -> str:
     if message == "required key is missing":
         return "required"
     return f"{message} ({hint})" if hint and not hint.startswith("add `") else message
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
-def _default(path: Path_) -> Any:
-    """The engine model's default for a key the file leaves out (None when it has none)."""
-    model: Any = Workflow
-    for part in path:
-        info = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
-        if info is None:
-            return None
-        model = next((a for a in (info.annotation, *typing.get_args(info.annotation))
-                      if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            return None if info.is_required() else _plain(info.get_default(call_default_factory=True))
-    return None
-
-
-def _get(data: Any, path: Path_) -> Any:
-    for part in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
-
-
-def _put(data: dict[str, Any], path: Path_, value: Any) -> None:
-    node = data
-    for part in path[:-1]:
-        if not isinstance(node.get(part), dict):
-            node[part] = {}
-        node = node[part]
-    node[path[-1]] = value
-
-
-def _prune(data: Any) -> Any:
-    """Drop keys set to None, so optional blocks vanish and required ones are reported as missing."""
-    if isinstance(data, dict):
-        return {k: _prune(v) for k, v in data.items() if v is not None}
-    return data

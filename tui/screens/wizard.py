@@ -16,7 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Static
 
-from ..draft import FORM_STEPS, Draft, Report
+from ..draft import Draft, Report
+from ..fields import FORM_STEPS
 from ..messages import DemoStatus, StepState
 from ..services import Services
 from ..steps import STEPS, Step

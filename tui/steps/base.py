@@ -15,7 +15,8 @@ from textual.scroll_view import ScrollView
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..draft import BY_KEY, FORM_STEPS, Draft, Report
+from ..draft import Draft, Report
+from ..fields import BY_KEY, FORM_STEPS
 from ..services import Services
 from ..widgets.field import Field
 from ..widgets.secret import SecretField

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input
 
-from ..draft import BY_KEY
+from ..fields import BY_KEY
 from ..widgets.field import Field
 from .base import Step
 

@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
 
-from ..draft import SPECS, provider_tag
+from ..fields import SPECS, provider_tag
 from ..widgets.field import Field
 from ..widgets.secret import SecretField
 from .base import Step

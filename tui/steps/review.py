@@ -27,7 +27,8 @@ from textual.widgets import Static
 
 from workflow import UserError, Workflow, keeps_layout, load_workflow, to_yaml
 
-from ..draft import Draft, Path_
+from ..draft import Draft
+from ..mapping import Path_
 from ..messages import DiffReady
 from .base import Step
 

@@ -17,7 +17,9 @@ from textual.widgets import Button, Static
 
 from workflow import UserError, Workflow, has_inline_secret, write_workflow
 
-from ..draft import Path_, Report, Spec
+from ..draft import Report
+from ..fields import Spec
+from ..mapping import Path_
 from ..messages import StepState, WriteResult
 from ..screens.confirm import ConfirmScreen
 from ..widgets.field import Field

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Select, Static, TextArea
 
-from ..draft import Spec
+from ..fields import Spec
 
 
 class Field(Vertical):

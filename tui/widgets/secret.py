@@ -12,7 +12,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input
 
-from ..draft import Spec, suggested_variable
+from ..fields import Spec
+from ..references import suggested_variable
 from .field import Field
 
 
