@@ -38,7 +38,7 @@ def seed_registry(url: str, count: int, *, prefix: str = "bench-", threads: int 
     basic-auth user for a server that wants one (MLflow's client, which logs the first model,
     reads MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead).
     """
-    from tests.support.mlflow_server import seed_bulk_models
+    from tests.support.mlflow_seed import seed_bulk_models
 
     url = url.rstrip("/")
     names = [f"{prefix}{i:05d}" for i in range(count)]

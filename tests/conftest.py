@@ -11,7 +11,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from tests.support.mlflow_server import seed_bulk_models, seed_standard_models, start_mlflow_server
+from tests.support.mlflow_seed import seed_bulk_models, seed_standard_models
+from tests.support.mlflow_server import start_mlflow_server
 from tests.support.om_standin import OpenMetadataStandIn
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mlflow_server import seed_bulk_models, start_mlflow_server
+from tests.support.mlflow_seed import seed_bulk_models
+from tests.support.mlflow_server import start_mlflow_server
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow import events as ev

@@ -12,13 +12,8 @@ import pytest
 import requests
 import yaml
 
-from tests.support.mlflow_server import (
-    ADMIN_PASSWORD,
-    ADMIN_USERNAME,
-    seed_bulk_models,
-    seed_standard_models,
-    start_mlflow_server,
-)
+from tests.support.mlflow_seed import seed_bulk_models, seed_standard_models
+from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, start_mlflow_server
 
 STANDARD_NAMES = {
     "churn-classifier",
