@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from . import fingerprints
@@ -27,10 +27,8 @@ from .events import (
     EventHandler,
     Issue,
     ModelDone,
-    ModelFailed,
     ModelFiltered,
     ModelsDeleted,
-    ModelWarning,
     RunFinished,
     RunStarted,
     RunSummary,
@@ -48,6 +46,7 @@ from .document.sink import FileSink as FileSinkConfig
 from .document.redact import redact_uri
 from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink
+from .run_tally import Tally
 from .sinks.base import Sink, SinkResult, source_hash
 from .sinks.file import FileSink
 from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
@@ -69,25 +68,6 @@ REGISTRY = "MLflow registry"
 """Where failures and warnings about the listing as a whole come from."""
 PIPELINE = "ingestion pipeline"
 """Where warnings about reporting the run to `ingestionPipelineFQN` come from."""
-
-
-@dataclass
-class _Tally:
-    """Counts kept while running; frozen into a `RunSummary` at the end."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    written: int = 0
-    deleted: tuple[str, ...] = ()
-    incomplete: str = ""
-    warnings: list[Issue] = field(default_factory=list)
-    filtered: list[Issue] = field(default_factory=list)
-    failures: list[Issue] = field(default_factory=list)
-
-    @property
-    def processed(self) -> int:
-        return self.created + self.updated + self.unchanged + self.written
 
 
 @dataclass
@@ -198,7 +178,7 @@ class _Run:
         self.workers = max(1, workers)
         self.sink = sink
         self.pipeline = pipeline
-        self.tally = _Tally()
+        self.tally = Tally(emit)
         self.started = time.monotonic()
         self.fingerprint_file = fingerprints.cache_path(config) if config.sink.type == "metadata-rest" else None
         self.last_seen: dict[str, fingerprints.Entry] = {}
@@ -233,7 +213,7 @@ class _Run:
             self.emit(RunStarted(self.config.source.serviceName, redact_uri(self.config.mlflow.trackingUri),
                                  describe_sink(self.config)))
             for warning in warnings:
-                self._warn(self.sink.name, warning)
+                self.tally.warn(self.sink.name, warning)
             self._start_pipeline()
             seen, complete = self._process(source, listing)
             finished = complete and not self.cancel.is_set()
@@ -254,11 +234,11 @@ class _Run:
         try:
             warnings = self.sink.close(finished)
         except UserError as exc:  # e.g. the file sink's disk filled up: what it took is not kept
-            self._fail(self.sink.name, exc.message)
+            self.tally.fail(self.sink.name, exc.message)
             self.tally.incomplete = exc.message
             return
         for warning in warnings:
-            self._warn(self.sink.name, warning)
+            self.tally.warn(self.sink.name, warning)
 
     def _start_pipeline(self) -> None:
         """Mark the run `running` in OpenMetadata's run history, once the sink has made sure the service exists."""
@@ -269,14 +249,14 @@ class _Run:
         else:
             return
         if warning:
-            self._warn(PIPELINE, warning)
+            self.tally.warn(PIPELINE, warning)
 
     def _finish(self) -> RunSummary:
         summary = self._summary()
         if self.pipeline is not None:
             warning = self.pipeline.finish(summary)
             if warning:
-                self._warn(PIPELINE, warning)
+                self.tally.warn(PIPELINE, warning)
                 summary = self._summary()
             summary = replace(summary, recorded_in=self.pipeline.recorded)
         self.emit(RunFinished(summary))
@@ -365,7 +345,7 @@ class _Run:
                     self.emit(TotalKnown(listed))
             except Exception as exc:  # noqa: BLE001 - a listing failure must not hide what was done
                 reason = f"listing the registered models failed after {listed} models: {short_reason(exc)}"
-                self._fail(REGISTRY, reason)
+                self.tally.fail(REGISTRY, reason)
                 self.tally.incomplete = f"{reason}; models after those were not read"
             if self.cancel.is_set():
                 chunk.clear()
@@ -376,7 +356,7 @@ class _Run:
             for future in writes:
                 self._written(future.result())
         if complete and listed == 0:
-            self._warn(REGISTRY, "the registry listed no models: it is empty, or the user cannot see them")
+            self.tally.warn(REGISTRY, "the registry listed no models: it is empty, or the user cannot see them")
         return seen, complete and listed > 0
 
     @staticmethod
@@ -416,15 +396,15 @@ class _Run:
         try:
             built = future.result()
         except ModelError as exc:
-            self._fail(name, str(exc))
+            self.tally.fail(name, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - one model's surprise is that model's failure
-            self._fail(name, f"unexpected error: {short_reason(exc)}")
+            self.tally.fail(name, f"unexpected error: {short_reason(exc)}")
             return
         if built is None:  # dropped by a cancel
             return
         for warning in built.warnings:
-            self._warn(name, warning)
+            self.tally.warn(name, warning)
         if fingerprint and built.fully_read:
             self.writing[name] = (fingerprint, source_hash(built.request))
         batch.append(built)
@@ -443,7 +423,7 @@ class _Run:
         for result in results:
             written = self.writing.pop(result.name, None)
             if result.error:
-                self._fail(result.name, result.error)
+                self.tally.fail(result.name, result.error)
                 continue
             if written:
                 self.now_seen[result.name] = written
@@ -466,7 +446,7 @@ class _Run:
         try:
             deleted = self.sink.mark_deleted(seen)
         except UserError as exc:
-            self._fail("Mark deleted", exc.message)
+            self.tally.fail("Mark deleted", exc.message)
             if isinstance(exc, TooManyDeletions):  # refused, not failed: the run must not pass for a success
                 self.tally.incomplete = exc.message
             return
@@ -474,23 +454,5 @@ class _Run:
             self.tally.deleted = tuple(deleted)
             self.emit(ModelsDeleted(tuple(deleted)))
 
-    # ----------------------------------------------------------------------------------- tally
-
-    def _fail(self, name: str, reason: str) -> None:
-        self.tally.failures.append(Issue(name, reason))
-        self.emit(ModelFailed(name, reason))
-
-    def _warn(self, name: str, message: str) -> None:
-        self.tally.warnings.append(Issue(name, message))
-        self.emit(ModelWarning(name, message))
-
     def _summary(self) -> RunSummary:
-        t = self.tally
-        workflow = self.config.workflowConfig
-        return RunSummary(
-            processed=t.processed, created=t.created, updated=t.updated, unchanged=t.unchanged, written=t.written,
-            deleted=t.deleted, warnings=tuple(t.warnings), filtered=tuple(t.filtered), failures=tuple(t.failures),
-            success_threshold=workflow.successThreshold, raise_on_error=workflow.raiseOnError,
-            elapsed_seconds=time.monotonic() - self.started, cancelled=self.cancel.is_set(),
-            incomplete="" if self.cancel.is_set() else t.incomplete,
-        )
+        return self.tally.summary(self.config, time.monotonic() - self.started, self.cancel.is_set())
