@@ -18,7 +18,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
-from . import fingerprints
 from .checks import CheckReport, by_endpoint, iter_checks
 from .deletion_guard import DeletionLimit, check_deletions
 from .document.workflow_file import Workflow
@@ -46,8 +45,9 @@ from .document.sink import FileSink as FileSinkConfig
 from .document.redact import redact_uri
 from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink
+from .run_fingerprints import RunFingerprints
 from .run_tally import Tally
-from .sinks.base import Sink, SinkResult, source_hash
+from .sinks.base import Sink, SinkResult
 from .sinks.file import FileSink
 from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
 from .openmetadata.stored_connection import with_stored_connection
@@ -180,18 +180,7 @@ class _Run:
         self.pipeline = pipeline
         self.tally = Tally(emit)
         self.started = time.monotonic()
-        self.fingerprint_file = fingerprints.cache_path(config) if config.sink.type == "metadata-rest" else None
-        self.last_seen: dict[str, fingerprints.Entry] = {}
-        """The last run's fingerprints: empty for a first or `full` run, or a sink that is not OpenMetadata."""
-        if self.fingerprint_file and not full:
-            self.last_seen = fingerprints.load(self.fingerprint_file)
-        self.remember = remember
-        """Whether this run's fingerprints are saved for the next (never for a plan)."""
-        self.now_seen: dict[str, fingerprints.Entry] = {}
-        self.reading: dict[str, str] = {}
-        """Fingerprints of the models being built."""
-        self.writing: dict[str, fingerprints.Entry] = {}
-        """Fingerprints of the models being written, with the sourceHash they are sent with."""
+        self.fingerprints = RunFingerprints(config, full=full, remember=remember)
 
     def execute(self) -> RunSummary:
         if self.cancel.is_set():  # cancelled during the checks: do not even create the service
@@ -219,7 +208,7 @@ class _Run:
             finished = complete and not self.cancel.is_set()
             if finished:
                 self._mark_deleted(seen)
-            self._remember(finished)
+            self.fingerprints.save(finished, self.tally.failures)
         finally:
             listing.close()
             source.close()
@@ -376,38 +365,31 @@ class _Run:
         return None if self.cancel.is_set() else source.build(model, runs)
 
     def _unchanged(self, model: RegisteredModel, runs: dict[str, Run]) -> bool:
-        """Whether the model is as the last run left it, in MLflow and in OpenMetadata: then it is
-        reported unchanged and not read any further. Else its fingerprint waits for its write."""
-        if not self.fingerprint_file:
+        """Whether the model is as the last run left it: then it is reported unchanged and not read any further."""
+        if not self.fingerprints.unchanged(model, runs, self.sink):
             return False
-        now = fingerprints.fingerprint(model, runs)
-        last = self.last_seen.get(model.name)
-        if now and last and last[0] == now and self.sink.holds(model.name, last[1]):
-            self.now_seen[model.name] = last
-            self.tally.unchanged += 1
-            self.emit(ModelDone(model.name, "unchanged"))
-            return True
-        if now:
-            self.reading[model.name] = now
-        return False
+        self.tally.unchanged += 1
+        self.emit(ModelDone(model.name, "unchanged"))
+        return True
 
     def _built(self, name: str, future: Future[BuiltModel | None], batch: list[BuiltModel]) -> None:
-        fingerprint = self.reading.pop(name, None)
-        try:
-            built = future.result()
-        except ModelError as exc:
-            self.tally.fail(name, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - one model's surprise is that model's failure
-            self.tally.fail(name, f"unexpected error: {short_reason(exc)}")
-            return
-        if built is None:  # dropped by a cancel
+        built = self._result(name, future)
+        self.fingerprints.built(name, built)
+        if built is None:
             return
         for warning in built.warnings:
             self.tally.warn(name, warning)
-        if fingerprint and built.fully_read:
-            self.writing[name] = (fingerprint, source_hash(built.request))
         batch.append(built)
+
+    def _result(self, name: str, future: Future[BuiltModel | None]) -> BuiltModel | None:
+        """The built model; None when it failed (counted as failed) or was dropped by a cancel."""
+        try:
+            return future.result()
+        except ModelError as exc:
+            self.tally.fail(name, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one model's surprise is that model's failure
+            self.tally.fail(name, f"unexpected error: {short_reason(exc)}")
+        return None
 
     def _write(self, batch: list[BuiltModel]) -> list[SinkResult]:
         """The sink's answer for a batch; a sink that breaks fails that batch's models, not the run."""
@@ -421,24 +403,12 @@ class _Run:
 
     def _written(self, results: list[SinkResult]) -> None:
         for result in results:
-            written = self.writing.pop(result.name, None)
+            self.fingerprints.written(result.name, ok=not result.error)
             if result.error:
                 self.tally.fail(result.name, result.error)
                 continue
-            if written:
-                self.now_seen[result.name] = written
             setattr(self.tally, result.outcome, getattr(self.tally, result.outcome) + 1)
             self.emit(ModelDone(result.name, result.outcome))
-
-    def _remember(self, finished: bool) -> None:
-        """Keep this run's fingerprints for the next; after a run that did not finish, also the last
-        run's for the models it did not reach. A model that failed is read again next time."""
-        if not self.fingerprint_file or not self.remember:
-            return
-        kept = self.now_seen if finished else {**self.last_seen, **self.now_seen}
-        for failure in self.tally.failures:
-            kept.pop(failure.name, None)
-        fingerprints.save(self.fingerprint_file, kept)
 
     def _mark_deleted(self, seen: set[str]) -> None:
         if not self.config.source_options.markDeletedMlModels:
