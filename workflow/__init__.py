@@ -32,7 +32,7 @@ _PUBLIC = {
     "check_jwt": "openmetadata.auth", "with_stored_connection": "openmetadata.stored_connection",
     # checks and runs
     "iter_checks": "checks", "run_checks": "checks", "CheckReport": "checks", "CheckStep": "checks",
-    "run_workflow": "runner", "ChecksFailed": "runner", "Event": "events", "RunSummary": "events",
+    "run_workflow": "runner", "ChecksFailed": "run_setup", "Event": "events", "RunSummary": "events",
     "plan_workflow": "plan", "RunPlan": "plan", "DeletionLimit": "deletion_guard",
     "plan_lines": "plan_render", "plan_json": "plan_render", "plan_notes": "plan_render", "counts_text": "plan_render",
     "discard_temp_files": "sinks.file",

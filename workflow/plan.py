@@ -22,7 +22,8 @@ from .openmetadata.om_client import OpenMetadataClient, model_fqn
 from .registry.mlflow_credentials import known_secrets
 from .registry.mlflow_source import BuiltModel
 from .render import describe_sink
-from .runner import DEFAULT_WORKERS, REGISTRY, openmetadata_client, prepare_run, run_into
+from .run_setup import openmetadata_client, prepare_run
+from .runner import DEFAULT_WORKERS, REGISTRY, run_into
 from .sinks.base import SinkResult
 from .sinks.metadata_rest import COMPARED_FIELDS, Existing, OpenMetadataSink
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Iterator
 
-from .checks import CheckReport, by_endpoint, iter_checks
 from .deletion_guard import DeletionLimit, check_deletions
 from .document.workflow_file import Workflow
 from .errors import EndpointError, UserError, short_reason
@@ -40,17 +38,13 @@ from .registry.mlflow_api import PAGE_SIZE
 from .registry.mlflow_source import BuiltModel, MlflowSource, ModelError
 from .read_ahead import ReadAhead
 from .openmetadata.pipeline_status import PipelineStatus, pipeline_status_for
-from .openmetadata.sso import authenticator_for
-from .document.sink import FileSink as FileSinkConfig
 from .document.redact import redact_uri
-from .openmetadata.om_client import OpenMetadataClient
 from .render import describe_sink
 from .run_fingerprints import RunFingerprints
+from .run_setup import openmetadata_client, prepare_run, sink_for
 from .run_tally import Tally
 from .sinks.base import Sink, SinkResult
-from .sinks.file import FileSink
 from .sinks.metadata_rest import OpenMetadataSink, TooManyDeletions
-from .openmetadata.stored_connection import with_stored_connection
 
 DEFAULT_WORKERS = 8
 RUN_BATCH = 100
@@ -68,13 +62,6 @@ REGISTRY = "MLflow registry"
 """Where failures and warnings about the listing as a whole come from."""
 PIPELINE = "ingestion pipeline"
 """Where warnings about reporting the run to `ingestionPipelineFQN` come from."""
-
-
-@dataclass
-class ChecksFailed(EndpointError):
-    """The `test-connection` checks failed, so the run did not start; `report` holds every step."""
-
-    report: CheckReport | None = None
 
 
 def run_workflow(
@@ -110,29 +97,6 @@ def run_workflow(
         client.close()
 
 
-def openmetadata_client(config: Workflow, cancel: threading.Event) -> OpenMetadataClient:
-    """The run's client. Sending to OpenMetadata, its credentials are read now, so a malformed token
-    stops the run before any call; a file sink's run uses it only to read a stored connection."""
-    auth = authenticator_for(config.openmetadata) if config.sink.type == "metadata-rest" else None
-    return OpenMetadataClient(config.openmetadata, auth=auth, stop=cancel)
-
-
-def prepare_run(config: Workflow, client: OpenMetadataClient, cancel: threading.Event, *,
-                check_first: bool = True) -> Workflow:
-    """What a run (or a plan) does before any work: the config to run.
-
-    A workflow without serviceConnection gets the one stored with its service, and (unless
-    `check_first` is false) the `test-connection` checks run, so a run that cannot work stops in about
-    a second with the same messages, instead of after MLflow's retries.
-    """
-    config = with_stored_connection(config, client)
-    if check_first:
-        report = by_endpoint(list(iter_checks(config, client=client, cancel=cancel, mandatory_only=True)))
-        if not report.ok and not cancel.is_set():
-            raise _checks_failed(report)
-    return config
-
-
 def run_into(config: Workflow, sink: Sink, on_event: EventHandler | None = None, *, cancel: threading.Event,
              workers: int = DEFAULT_WORKERS, pipeline: PipelineStatus | None = None, full: bool = False,
              remember: bool = False) -> RunSummary:
@@ -152,21 +116,6 @@ def readers_for(workers: int, round_trip: float) -> int:
     server works about `SERVER_READ_SECONDS`), up to MAX_READERS. Rounded down: a loopback server
     slow to answer its /health under load does not count as far."""
     return min(MAX_READERS, max(workers, int(workers * (1 + round_trip / SERVER_READ_SECONDS))))
-
-
-def _checks_failed(report: CheckReport) -> ChecksFailed:
-    failures = report.failures
-    causes = "; ".join(f"{step.endpoint}: {step.cause}" for step in failures)
-    return ChecksFailed(f"the endpoint checks failed, so nothing was run: {causes}",
-                        hint=next((step.remediation for step in failures if step.remediation), ""), report=report)
-
-
-def sink_for(config: Workflow, client: OpenMetadataClient) -> Sink:
-    """The configured sink; an OpenMetadata sink sends through the run's `client`."""
-    if isinstance(config.sink, FileSinkConfig):
-        return FileSink(Path(config.sink.config.filename))
-    return OpenMetadataSink(config, client)
-
 
 
 class _Run:
