@@ -66,8 +66,8 @@ ROLE_OF = {  # the first matching prefix names a module's role
     "workflow.document": "document", "workflow.net": "net",
     "workflow.registry": "registry", "workflow.openmetadata": "openmetadata",
     "workflow.sinks": "sinks", "workflow.checks": "checks",
-    "workflow.runner": "run", "workflow.run_tally": "run", "workflow.run_fingerprints": "run",
-    "workflow.run_setup": "run", "workflow.fingerprints": "run", "workflow.render": "run", "workflow.demo": "run",
+    "workflow.runner": "run", "workflow.run_setup": "run", "workflow.run_flow": "run", "workflow.run_tally": "run",
+    "workflow.run_fingerprints": "run", "workflow.fingerprints": "run", "workflow.render": "run", "workflow.demo": "run",
     "workflow.plan": "run", "workflow.plan_render": "run", "workflow.deletion_guard": "run", "workflow.read_ahead": "run",
     "workflow.cli": "faces", "workflow.dags": "faces", "workflow.airflow_task": "faces",
 }

@@ -10,7 +10,8 @@ from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow.cli.main import main
 from workflow.document.workflow_file import Workflow
-from workflow.runner import MAX_READERS, readers_for, run_workflow
+from workflow.run_flow import MAX_READERS, readers_for
+from workflow.runner import run_workflow
 
 
 ASSIGNED_BY_SERVER = {"id", "href", "updatedAt", "updatedBy", "version", "service"}

@@ -12,7 +12,8 @@ from tests.support.mlflow_proxy import MlflowProxy
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow.document.workflow_file import Workflow
-from workflow.runner import RUN_BATCH, run_workflow
+from workflow.run_flow import RUN_BATCH
+from workflow.runner import run_workflow
 
 ASSIGNED_BY_SERVER = {"id", "href", "updatedAt", "updatedBy", "version", "service"}
 API = "/api/2.0/mlflow"

@@ -23,7 +23,8 @@ from .registry.mlflow_credentials import known_secrets
 from .registry.mlflow_source import BuiltModel
 from .render import describe_sink
 from .run_setup import openmetadata_client, prepare_run
-from .runner import DEFAULT_WORKERS, REGISTRY, run_into
+from .run_flow import REGISTRY
+from .runner import DEFAULT_WORKERS, run_into
 from .sinks.base import SinkResult
 from .sinks.metadata_rest import COMPARED_FIELDS, Existing, OpenMetadataSink
 
