@@ -183,7 +183,14 @@ def start_ingest(path: Path) -> subprocess.Popen:
     env.pop("MLFLOW_HTTP_REQUEST_TIMEOUT", None)  # the default 30 s: the signal must not wait for it
     return subprocess.Popen([sys.executable, "-m", "workflow.cli.main", "ingest", "-c", str(path)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=_default_stop_signals)
+
+
+def _default_stop_signals() -> None:
+    """The run's stop signals as a terminal would deliver them: a background job (SIGINT) or a `nohup`
+    (SIGHUP) starts with them ignored, and `metadata` rightly keeps an ignored signal ignored."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 @pytest.mark.timeout(90)
