@@ -13,6 +13,7 @@ import requests
 from tests.support.hostile_servers import MLFLOW_API, HostileServer, Route, answer, trickle, waited
 from workflow.net.bounded_http import AnswerTooSlow, BoundedAdapter
 from workflow.registry.mlflow_rest import RestRegistry
+from workflow.registry.records import ReadError
 
 LISTING = MLFLOW_API + "/registered-models/search"
 ONE_MODEL = {"registered_models": [{"name": "m", "latest_versions": []}]}
@@ -95,7 +96,7 @@ def test_the_reader_goes_through_the_proxy_the_environment_names(monkeypatch):
 
         monkeypatch.setenv("NO_PROXY", "mlflow.invalid")
         registry = RestRegistry("http://mlflow.invalid:5000")
-        with pytest.raises(Exception):
+        with pytest.raises(ReadError, match="did not answer"):  # mlflow.invalid resolves nowhere
             registry.models_page(10, None)
         registry.close()
         assert proxy.count(LISTING) == 1
