@@ -42,13 +42,15 @@ def registry(tmp_path_factory):
         server.stop()
 
 
-def add_version(client, name: str, params: dict[str, str]) -> str:
-    """A new version of `name` (created if need be) from a new run with these params; its run id."""
+def add_version(client, name: str, params: dict[str, str], end: bool = True) -> str:
+    """A new version of `name` (created if need be) from a new run with these params, the run ended
+    unless `end` is False; its run id."""
     experiment = client.get_experiment_by_name("rerun") or client.get_experiment(client.create_experiment("rerun"))
     run = client.create_run(experiment.experiment_id)
     for key, value in params.items():
         client.log_param(run.info.run_id, key, value)
-    client.set_terminated(run.info.run_id)
+    if end:
+        client.set_terminated(run.info.run_id)
     if not client.search_registered_models(filter_string=f"name='{name}'"):
         client.create_registered_model(name, description=f"{name} as first registered")
     client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id, await_creation_for=0)
@@ -82,6 +84,15 @@ class Reruns:
         return {parse_qs(urlsplit(r.path).query)["name"][0] for r in self.proxy.requests[before:]
                 if r.path.startswith(GET_ARTIFACT)}
 
+    def age_runs_read(self, hours: float) -> None:
+        """Make the fingerprints file say its runs were read `hours` earlier than it says now."""
+        path = fingerprints.cache_path(Workflow.model_validate(self.config))
+        data = json.loads(path.read_text())
+        for seen in data["models"].values():
+            if seen["run_read_at"] is not None:
+                seen["run_read_at"] -= hours * 3600
+        path.write_text(json.dumps(data))
+
     def entity(self, name: str) -> dict:
         return self.om.models[f"{SERVICE}.{name}"]
 
@@ -106,14 +117,13 @@ def reruns(registry, om, request):
     runs.proxy.stop()
 
 
-def test_an_unchanged_rerun_costs_the_listing_and_one_run_read_and_sends_nothing(reruns):
+def test_an_unchanged_rerun_costs_the_listing_alone_and_sends_nothing(reruns):
     reruns.om.clear_requests()
     before = len(reruns.proxy.requests)
     read, summary = reruns.run()
     asked = [urlsplit(r.path).path for r in reruns.proxy.requests[before:]]
     assert read == set() and summary.unchanged == 3 and summary.processed == 3
-    assert asked.count("/api/2.0/mlflow/runs/search") == 1
-    assert not [p for p in asked if p.endswith(("/runs/get", "/model-versions/search", GET_ARTIFACT))]
+    assert not [p for p in asked if p.endswith(("/runs/search", "/runs/get", "/model-versions/search", GET_ARTIFACT))]
     assert {r.method for r in reruns.om.requests} == {"GET"}
 
 
@@ -151,13 +161,35 @@ def test_a_model_given_an_alias_is_read_again(reruns):
     assert reruns.run()[0] == {reruns.names[1]}
 
 
-def test_a_param_logged_to_the_run_later_arrives(reruns):
-    """A run's timestamps do not move when a param is added to it: the run itself is compared."""
+def test_a_param_logged_later_to_an_ended_run_arrives_once_the_run_is_read_again(reruns):
+    """A run's timestamps do not move when a param is added to it, so the listing cannot show it:
+    an ended run is read again a day after it was last read (or at once with `full`)."""
     name = reruns.names[0]
     run_id = reruns.client.get_latest_versions(name)[0].run_id
     reruns.client.log_param(run_id, "added_later", "yes")
+    assert reruns.run()[0] == set()
+    reruns.age_runs_read(hours=23)
+    assert reruns.run()[0] == set()
+    reruns.age_runs_read(hours=2)
     assert reruns.run()[0] == {name}
     assert reruns.params(name) == {"lr": "0.1", "added_later": "yes"}
+    before = len(reruns.proxy.requests)
+    assert reruns.run()[0] == set()
+    assert not [r for r in reruns.proxy.requests[before:] if r.path.endswith("/runs/search")]
+
+
+def test_a_param_logged_to_a_run_still_going_arrives_on_the_next_run(reruns):
+    name = f"{reruns.names[0]}-going"
+    run_id = add_version(reruns.client, name, {"lr": "0.1"}, end=False)
+    assert reruns.run()[0] == {name}
+    reruns.client.log_param(run_id, "added_later", "yes")
+    assert reruns.run()[0] == {name}
+    assert reruns.params(name) == {"lr": "0.1", "added_later": "yes"}
+    reruns.client.set_terminated(run_id)
+    assert reruns.run()[0] == set()
+    before = len(reruns.proxy.requests)
+    assert reruns.run()[0] == set()
+    assert not [r for r in reruns.proxy.requests[before:] if r.path.endswith("/runs/search")]
 
 
 def test_a_deleted_model_is_marked_deleted(reruns):
@@ -204,6 +236,35 @@ def test_a_changed_filter_reads_every_model_it_lets_through(reruns):
     pattern["excludes"] = []
     assert reruns.run()[0] == set(reruns.names)
     assert not reruns.entity(reruns.names[0])["deleted"]
+
+
+def _entries(change):
+    """A change to each model's entry in the fingerprints file."""
+    def changed(data: dict) -> dict:
+        for seen in data["models"].values():
+            change(seen)
+        return data
+    return changed
+
+
+UNUSABLE = {
+    "not JSON": lambda data: "not json",
+    "an older format": lambda data: {**data, "format": 1},
+    "models not a mapping": lambda data: {**data, "models": list(data["models"].values())},
+    "a time that is not a number": _entries(lambda seen: seen.update(run_read_at="yesterday")),
+    "a digest that is not text": _entries(lambda seen: seen.update(run=1)),
+    "a field missing": _entries(lambda seen: seen.pop("sent")),
+    "a field unknown": _entries(lambda seen: seen.update(extra=1)),
+}
+
+
+@pytest.mark.parametrize("change", UNUSABLE.values(), ids=UNUSABLE.keys())
+def test_a_fingerprints_file_that_cannot_be_used_costs_a_full_read_and_is_written_anew(reruns, change):
+    path = fingerprints.cache_path(Workflow.model_validate(reruns.config))
+    changed = change(json.loads(path.read_text()))
+    path.write_text(changed if isinstance(changed, str) else json.dumps(changed))
+    assert reruns.run()[0] == set(reruns.names)
+    assert reruns.run()[0] == set()
 
 
 def test_full_reads_every_model(reruns):

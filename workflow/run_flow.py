@@ -1,7 +1,8 @@
 """The flow of models through a run: listed, filtered, read in batches, built, and sent to the sink.
 
 Apart from the run's lifecycle (open the sink, mark deleted, close, record) because this is where
-the concurrency is. Listed models are taken in batches: one call reads the runs of a batch, then
+the concurrency is. A model the last run's fingerprints show unchanged by its listing entry goes no
+further; the others are taken in batches: one call reads the runs of a batch, then
 each model is built (its MLmodel file read) by a bounded thread pool while the listing goes on;
 built models are sent to the sink in batches by a second small pool. At most a fixed number of
 models are in flight at once, so memory does not grow with the size of the registry. Events are
@@ -123,6 +124,8 @@ class ModelFlow:
                         self.emit(ModelFiltered(model.name, reason))
                         continue
                     seen.add(model.name)
+                    if self._unchanged_listed(model):
+                        continue
                     chunk.append(model)
                     if len(chunk) >= RUN_BATCH:
                         fetch()
@@ -162,12 +165,19 @@ class ModelFlow:
         dropped like the queued ones, so no read starts once the user has cancelled."""
         return None if self.cancel.is_set() else self.source.build(model, runs)
 
+    def _unchanged_listed(self, model: RegisteredModel) -> bool:
+        """Whether the listing shows the model as the last run left it, its run not due to be read
+        again: then it is reported unchanged and not read at all."""
+        return self.fingerprints.unchanged_listed(model, self.sink) and self._report_unchanged(model.name)
+
     def _unchanged(self, model: RegisteredModel, runs: dict[str, Run]) -> bool:
-        """Whether the model is as the last run left it: then it is reported unchanged and not read any further."""
-        if not self.fingerprints.unchanged(model, runs, self.sink):
-            return False
+        """Whether the model, its run read, is as the last run left it: then it is reported unchanged
+        and not read any further."""
+        return self.fingerprints.unchanged(model, runs, self.sink) and self._report_unchanged(model.name)
+
+    def _report_unchanged(self, name: str) -> bool:
         self.tally.unchanged += 1
-        self.emit(ModelDone(model.name, "unchanged"))
+        self.emit(ModelDone(name, "unchanged"))
         return True
 
     def _built(self, name: str, future: Future[BuiltModel | None], batch: list[BuiltModel]) -> None:

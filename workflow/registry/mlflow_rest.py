@@ -23,6 +23,8 @@ from .records import Page, ReadError, RegisteredModel, Run, Version
 
 RUN_ID = re.compile(r"[0-9a-z_-]+")
 """Run ids MLflow's `run_id IN (...)` filter finds: it drops ids with capitals, and a quote would end the list."""
+ENDED = ("FINISHED", "FAILED", "KILLED")
+"""The statuses of a run that has ended (the others: RUNNING, SCHEDULED)."""
 
 
 class RestRegistry:
@@ -195,6 +197,7 @@ def _run(run: Any, what: str) -> Run:
         params={_text(p, "key", what): str(p.get("value", "")) for p in _objects(data, "params", what)},
         tags={_text(t, "key", what): str(t.get("value", "")) for t in _objects(data, "tags", what)},
         artifact_uri=_optional_text(info, "artifact_uri", what),
+        ended=info.get("status") in ENDED,
     )
 
 

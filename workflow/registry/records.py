@@ -31,6 +31,9 @@ class Run:
     params: dict[str, str]
     tags: dict[str, str]
     artifact_uri: str | None
+    ended: bool = False
+    """Whether the run had ended when read (FINISHED, FAILED or KILLED). False when the reader cannot
+    tell: then a re-run reads it again."""
 
 
 @dataclass(frozen=True)
