@@ -51,6 +51,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 OURS = str(Path(sys.executable).with_name("metadata"))
 READER = ("reader", "reader-password-1234")
+SEED_VERSION = 2
+"""Raised when benchmarks/registry.py seeds differently, so a cached registry of the old shape is not
+reused (2: the runs end, as a training script's do)."""
 """A user the basic-auth server's default READ permission lets see every model, nothing more."""
 
 
@@ -202,7 +205,7 @@ def print_run(r: Result, count: int, label: str) -> None:
 
 def registry_server(count: int, folder: Path, cache: Path | None, basic_auth: bool) -> MlflowServer:
     """A server holding `count` seeded models; with `cache`, seeded once and kept there for later runs."""
-    root = (cache or folder) / f"mlflow-{count}{'-basic-auth' if basic_auth else ''}"
+    root = (cache or folder) / f"mlflow-{count}{'-basic-auth' if basic_auth else ''}-seed{SEED_VERSION}"
     seeded = root / "seeded"
     server = start_mlflow_server(root, workers=2, app_name="basic-auth" if basic_auth else None)
     if seeded.exists():

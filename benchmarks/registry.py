@@ -1,7 +1,8 @@
 """Fill an MLflow server with N registered models, fast enough for N = 10,000.
 
 Each model gets what the ingestion reads: a registered model, a run with params, a logged model
-whose artifacts include an `MLmodel` file with a signature, and a version pointing at it. The first
+whose artifacts include an `MLmodel` file with a signature, and a version pointing at it; the run
+then ends, as a training script's does. The first
 model is logged for real by `mlflow.pyfunc.log_model`; the others are created through the same REST
 calls MLflow's client makes, with that model's artifact files uploaded through the server's artifact
 proxy, their ids, params and signature columns made their own. Logging every model with
@@ -99,6 +100,7 @@ def _one(http: requests.Session, url: str, experiment: str, name: str, i: int, t
     _call(http, "PATCH", url, f"/logged-models/{model_id}", {"model_id": model_id, "status": "LOGGED_MODEL_READY"})
     _call(http, "POST", url, "/model-versions/create", {"name": name, "source": f"models:/{model_id}", "run_id": run_id,
                                                           "model_id": model_id})
+    _call(http, "POST", url, "/runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": int(time.time() * 1000)})
 
 
 def _mlmodel(template: bytes, model_id: str, run_id: str, columns: list[str]) -> bytes:

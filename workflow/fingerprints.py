@@ -46,7 +46,7 @@ FORMAT = 2
 """The file's format; a file of another is not read (the next run reads every model)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seen:
     """What a run saw of one model, and sent for it."""
 

@@ -30,7 +30,8 @@ class RunFingerprints:
         self.remember = remember
         """Whether this run's fingerprints are saved for the next (never for a plan)."""
         self.started = time.time()
-        """When runs read by this run count as read (its start: an ended run is read again a little early, never late)."""
+        """When the runs this run reads count as read: its start, so an ended run is read again a
+        little early, never late."""
         self.now_seen: dict[str, Seen] = {}
         self.reading: dict[str, tuple[str, str | None, float | None]] = {}
         """What the models being built were listed and read as (listing, run, when the run was read)."""
