@@ -91,8 +91,9 @@ def build_parser(prog: str = "metadata") -> argparse.ArgumentParser:
                         help="fail before writing anything when the run would mark more than N models "
                              "(or N%% of the service's models) deleted")
     ingest.add_argument("--full", action="store_true",
-                        help="read every model; by default a re-run reads only those that may have changed "
-                             "since the last run into the same OpenMetadata service")
+                        help="read every model and its run; by default a re-run reads only those that may have "
+                             "changed since the last run into the same OpenMetadata service (the run of an "
+                             "unchanged model: while it is going, and a day after it ended)")
     ingest.add_argument("--progress-every", type=seconds, default=10.0, metavar="SECONDS",
                         help="without a terminal (Airflow, CI, a log file): print how far the run got this often, "
                              "whether or not a model finished (default 10)")
