@@ -14,9 +14,11 @@ from tests.support.workflows import seed_config
 from workflow.document.workflow_file import Workflow
 from workflow.errors import EndpointError
 from workflow.registry.mlflow_client import ClientRegistry
+from workflow.registry.mlflow_http import ARTIFACTS
 from workflow.registry.model_names import registered_model_names
 from workflow.registry.read_policy import ReadPolicy
-from workflow.registry.records import ReadError
+from workflow.registry.mlflow_rest import proxied_location
+from workflow.registry.records import ReadError, Run, Version
 from workflow.runner import run_workflow
 
 CLIENT_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
@@ -112,15 +114,18 @@ def test_the_preview_of_a_refused_port_says_so():
 
 def test_mlflows_client_sends_a_read_again_after_a_503_as_the_rest_reader_does(fault_registry, om):
     """A server that does not serve `get-artifact`: the MLmodel files are read by MLflow's client
-    instead, under a run's policy: a 503 on one of its calls is sent again, and every model arrives."""
+    instead, under a run's policy: a 503 on one of its calls is sent again, and every model arrives.
+    (The run's own first read from the artifact proxy is refused, so it does not ask it again.)"""
     url, names = fault_registry
     with MlflowProxy(url) as mlflow:
         mlflow.inject("/model-versions/get-artifact", "status", status=501, times=None)
-        fault = mlflow.inject("/api/2.0/mlflow-artifacts/artifacts", "status", status=503)
+        refused = mlflow.inject(ARTIFACTS, "status", status=404)
+        fault = mlflow.inject(ARTIFACTS, "status", status=503)
         config = seed_config(mlflow.url, om.url, **{
             "source.sourceConfig.config.mlModelFilterPattern": {"includes": ["fault-0000[0-2]"]}})
         summary = run_workflow(Workflow.model_validate(config), check_first=False, workers=1)
-        assert fault.hits == 1 and mlflow.count(fault.met[0]) == 2
+        assert refused.hits == 1 and fault.hits == 1 and fault.met != refused.met
+        assert mlflow.count(fault.met[0]) == 2
     assert summary.exit_code == 0 and not summary.failures, summary.failures
     assert {m["name"] for m in om.models.values()} == set(names[:3])
 
@@ -137,3 +142,25 @@ def test_the_preview_of_a_server_echoing_the_password_does_not_show_it(monkeypat
             registered_model_names(mlflow.url)
     shown = f"{raised.value.message} {raised.value.hint}"
     assert "bad login" in shown and "s3cret-preview-pw" not in shown
+
+
+RUN_ID = "4f88fc3f80294f55ac51e945127bb563"
+MODEL_ID = "m-1fd02cdc38e645258113a76fce03e5b6"
+
+
+@pytest.mark.parametrize("source, run_artifacts, expected", [
+    (f"mlflow-artifacts:/1/{RUN_ID}/artifacts/model", None, f"1/{RUN_ID}/artifacts/model"),  # MLflow 2
+    (f"models:/{MODEL_ID}", f"mlflow-artifacts:/7/{RUN_ID}/artifacts", f"7/models/{MODEL_ID}/artifacts"),  # MLflow 3
+    (f"models:/{MODEL_ID}", f"mlflow-artifacts:/team/a/7/{RUN_ID}/artifacts/", f"team/a/7/models/{MODEL_ID}/artifacts"),
+    (f"models:/{MODEL_ID}", f"s3://bucket/7/{RUN_ID}/artifacts", None),  # not under this server's proxy
+    (f"models:/{MODEL_ID}", f"mlflow-artifacts://other:5000/7/{RUN_ID}/artifacts", None),  # another server's
+    (f"mlflow-artifacts://other:5000/1/{RUN_ID}/artifacts/model", None, None),
+    (f"models:/{MODEL_ID}", "mlflow-artifacts:/7/another-run/artifacts", None),  # not the version's run
+    (f"models:/{MODEL_ID}", None, None),  # the run not read
+    ("models:/churn/3", f"mlflow-artifacts:/7/{RUN_ID}/artifacts", None),  # a registered model's URI, not a logged model
+    ("s3://bucket/model", f"mlflow-artifacts:/7/{RUN_ID}/artifacts", None),
+])
+def test_where_the_artifact_proxy_serves_a_versions_files(source, run_artifacts, expected):
+    version = Version("churn", "3", RUN_ID, source)
+    run = Run({}, {}, run_artifacts) if run_artifacts else None
+    assert proxied_location(version, run) == expected

@@ -1,9 +1,9 @@
 """Whether a version's artifacts hold an MLmodel file, asked of an MLflow server without its
 `get-artifact` endpoint: the registry says where the version's files are (`get-download-uri`, or the
 database's own record) and the file is asked of the server's artifact proxy, of an HTTP store, or
-looked for in a local folder. A run reads every model's file with `get-artifact`, and what a run
-asks is counted by that endpoint (a re-run of an unchanged registry asks it nothing), so the check
-leaves it to the run; a store this cannot reach is read as a run reads it."""
+looked for in a local folder. A run reads every model's file anyway (from the artifact proxy or
+`get-artifact`), so the check stays off `get-artifact` and asks for no more than one file; a store
+this cannot reach is read as a run reads it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 
 from ..errors import EndpointError
 from ..registry.mlflow_failures import mlflow_refusal, response_json
-from ..registry.mlflow_http import API, MlflowHttp
+from ..registry.mlflow_http import API, ARTIFACTS, MlflowHttp
 from ..registry.records import Version
 
-ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 DOWNLOAD_URI = API + "/model-versions/get-download-uri"
 
 

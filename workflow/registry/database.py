@@ -172,7 +172,7 @@ class DatabaseRegistry:
                 return str(rows[0][0])
         return source
 
-    def mlmodel_text(self, version: Version) -> str | None:
+    def mlmodel_text(self, version: Version, run: Run | None = None) -> str | None:
         """The MLmodel file from a folder on this machine; None when it has none. Files in a cloud
         store are fetched by MLflow's artifact repositories (imported only then)."""
         location = self.artifact_location(version).rstrip("/")

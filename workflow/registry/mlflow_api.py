@@ -86,8 +86,8 @@ class SplitRegistry:
     def runs(self, run_ids: list[str]) -> dict[str, Run]:
         return self.tracking.runs(run_ids)
 
-    def mlmodel_text(self, version: Version) -> str | None:
-        return self.tracking.mlmodel_text(version)
+    def mlmodel_text(self, version: Version, run: Run | None = None) -> str | None:
+        return self.tracking.mlmodel_text(version, run)
 
     def close(self) -> None:
         self.registry.close()

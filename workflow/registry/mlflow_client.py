@@ -108,7 +108,7 @@ class ClientRegistry:
         """None at once: through MLflow's client each run is read on its own (`run`)."""
         return {}
 
-    def mlmodel_text(self, version: Version) -> str | None:
+    def mlmodel_text(self, version: Version, run: Run | None = None) -> str | None:
         return self.call("read the MLmodel file", lambda client: download_mlmodel(client, self.tracking_uri, version))
 
     def _open(self, client_class: Any) -> Any:

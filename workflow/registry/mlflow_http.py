@@ -24,6 +24,8 @@ from .read_policy import CONNECT_TIMEOUT, ReadPolicy
 from .records import ReadError
 
 API = "/api/2.0/mlflow"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+"""The server's artifact proxy: `mlflow-artifacts:/<path>` is served at ARTIFACTS/<path>."""
 HEALTH_TIMEOUT = 2.0
 MAX_ANSWER_BYTES = 64 * 2**20
 """The largest answer read from MLflow: a page of 1,000 models is a few MB, an MLmodel file a few KB."""

@@ -163,7 +163,7 @@ class MlflowSource:
         inputs = _inputs_from_history_tag(run.tags.get("mlflow.log-model.history"), version.run_id)
         if inputs is None:
             try:
-                inputs = self._inputs_from_mlmodel(version)
+                inputs = self._inputs_from_mlmodel(version, run)
             except TooManyValues as exc:
                 raise ModelError(f"the MLmodel file of version {version.version} is refused: {exc}") from None
             except ReadError as exc:
@@ -179,8 +179,8 @@ class MlflowSource:
                 return None
         return _features(inputs) or None
 
-    def _inputs_from_mlmodel(self, version: Version) -> list[Any] | None:
-        text = self._read(lambda: self.registry.mlmodel_text(version))
+    def _inputs_from_mlmodel(self, version: Version, run: Run) -> list[Any] | None:
+        text = self._read(lambda: self.registry.mlmodel_text(version, run))
         mlmodel = load_bounded(text) if text is not None else None
         signature = (mlmodel if isinstance(mlmodel, dict) else {}).get("signature") or {}
         if not signature.get("inputs"):

@@ -68,7 +68,9 @@ class Registry(Protocol):
 
     def runs(self, run_ids: list[str]) -> dict[str, Run]: ...
 
-    def mlmodel_text(self, version: Version) -> str | None: ...
+    def mlmodel_text(self, version: Version, run: Run | None = None) -> str | None:
+        """The version's MLmodel file, None when it has none; `run`, the version's run when read,
+        may tell where the file is."""
 
     def close(self) -> None: ...
 
