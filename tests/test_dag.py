@@ -9,21 +9,19 @@ stand-in. Run only them with `pytest -m airflow`.
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import io
 import os
 import shutil
 import stat
-import textwrap
 
 import pytest
 
 from tests.support.airflow_env import REPO_ROOT, Airflow, ensure_airflow_venv
+from tests.support.dag_files import embedded_yaml, render
 from tests.support.om_standin import OpenMetadataStandIn
 from tests.support.workflows import seed_config
 from workflow.cli.dag import main
-from workflow.dags.dag_file import render_dag, write_dag
-from workflow.document.variables import KeepUnsetReferences
+from workflow.dags.dag_file import write_dag
 from workflow.dags.task import WorkflowFailed, run_embedded_workflow
 from workflow.document.loader import load_workflow, parse_workflow
 
@@ -45,21 +43,6 @@ def jwt_config(tracking_uri: str, host_port: str, token: str = TOKEN, **changes)
         "workflowConfig.openMetadataServerConfig.securityConfig": {"jwtToken": token},
         **changes,
     })
-
-
-def render(path, mode="python", **options) -> str:
-    """The DAG source for a workflow file; its unset `${VAR}`s stay references, as in `metadata dag`."""
-    options = {"dag_id": "mlflow_nightly", "schedule": "15 4 * * 1", "start_date": dt.date(2024, 3, 5),
-               "mode": mode, **options}
-    return render_dag(load_workflow(path, KeepUnsetReferences()), **options)
-
-
-def embedded_yaml(source: str) -> str:
-    """The workflow text a DAG passes to `run_embedded_workflow`, as the task will see it."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_embedded_workflow":
-            return textwrap.dedent(node.args[0].value)
-    raise AssertionError("no run_embedded_workflow call in the DAG")
 
 
 # ------------------------------------------------------------------------------------ the DAG file

@@ -8,8 +8,8 @@ import io
 import pytest
 
 from tests.support.workflows import seed_config
-from tests.test_dag import embedded_yaml, render
-from tests.test_plan import cli, prefilled
+from tests.support.catalogue import cli, prefilled
+from tests.support.dag_files import embedded_yaml, render
 from workflow.airflow_task import WorkflowFailed, run_embedded_workflow
 from workflow.cli.dag import main as dag_main
 

@@ -38,7 +38,7 @@ COMPARED_FIELDS = ("description", "mlFeatures", "mlHyperParameters", "mlStore", 
 """The fields of a model that come from MLflow and that a user reads: what a plan says changed."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Existing:
     id: str
     name: str
