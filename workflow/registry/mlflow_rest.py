@@ -133,7 +133,7 @@ class RestRegistry:
     def mlmodel_text(self, version: Version, run: Run | None = None) -> str | None:
         """The MLmodel file, None when the version has none. One call: from the server's artifact
         proxy when where the files are follows from the version and its `run` (`proxied_location`),
-        which costs the server about 40 % less than `get-artifact`; else from `get-artifact`, which
+        which costs the server 30 to 40 % less than `get-artifact`; else from `get-artifact`, which
         resolves the version's source itself. A server that cannot serve the file either way (an
         older MLflow, artifacts it does not proxy) is not asked again: MLflow's artifact
         repositories read the store instead."""
