@@ -161,6 +161,18 @@ def test_an_mlmodel_alias_bomb_fails_its_model_and_the_run_goes_on(tmp_path):
     assert [(m["name"], m["mlFeatures"]) for m in written] == [("good", [{"name": "age", "dataType": "numerical"}])]
 
 
+def test_an_mlmodel_file_is_read_as_utf_8_whatever_charset_the_server_leaves_out(tmp_path):
+    """YAML is UTF-8; MLflow serves the file as text/plain with no charset, which HTTP reads as
+    Latin-1: a column named in UTF-8 must not come out as mojibake."""
+    mlmodel = "signature:\n  inputs: '[{\"name\": \"größe\", \"type\": \"double\"}]'\n"
+    with HostileServer(mlflow_routes(["sized"], mlmodels={"sized": mlmodel})) as mlflow:
+        config = seed_config(mlflow.url, "http://127.0.0.1:9/api", sink=file_sink(tmp_path))
+        summary = run_workflow(Workflow.model_validate(config), check_first=False)
+    assert summary.exit_code == 0 and not summary.failures, summary.failures
+    written = json.loads((tmp_path / "out" / "models.jsonl").read_text(encoding="utf-8"))
+    assert written.get("mlFeatures") == [{"name": "größe", "dataType": "numerical"}], (written, summary.warnings)
+
+
 @pytest.mark.timeout(60)
 def test_metadata_dag_refuses_a_workflow_whose_aliases_expand_without_bound(write_config, tmp_path, capsys):
     """On main a 1.2 KB workflow with aliases in a free-form block took 2.8 GB to write as a DAG."""

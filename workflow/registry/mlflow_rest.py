@@ -145,7 +145,7 @@ class RestRegistry:
             params = {"name": version.name, "version": version.version, "path": "MLmodel"}
             response = self.http.request("/model-versions/get-artifact", "read the MLmodel file", params)
             if response.status_code == 200:
-                return response.text
+                return _yaml_text(response)
             if response.status_code == 404 and _error_code(response) == "RESOURCE_DOES_NOT_EXIST":
                 return None
             self._artifacts_unserved = True
@@ -175,7 +175,7 @@ class RestRegistry:
 
     def _proxy_get(self, location: str) -> str | None:
         response = self.http.request(f"{ARTIFACTS}/{quote(location)}/MLmodel", "read the MLmodel file", {})
-        return response.text if response.status_code == 200 else None
+        return _yaml_text(response) if response.status_code == 200 else None
 
     def _json(self, path: str, what: str, params: dict[str, Any], *, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.http.request(API + path, what, params, body=body)
@@ -207,6 +207,13 @@ def proxied_location(version: Version, run: Run | None) -> str | None:
         experiment = run.artifact_uri.rstrip("/").removesuffix(run_folder).removeprefix(PROXIED).strip("/")
         return f"{experiment}/models/{model_id}/artifacts"
     return None
+
+
+def _yaml_text(response: requests.Response) -> str:
+    """A YAML file's text: UTF-8, as YAML is, whatever the server says. MLflow serves it as text/plain
+    with no charset, which `response.text` would read as Latin-1, turning a non-ASCII name into
+    control characters YAML refuses. A file that is not UTF-8 raises, and its model gets a warning."""
+    return response.content.decode("utf-8")
 
 
 def _proxied(uri: str) -> bool:
