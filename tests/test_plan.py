@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 
 from tests.support.catalogue import SERVICE, cli, fqn, prefilled
 from tests.support.workflows import seed_config
